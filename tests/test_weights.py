@@ -1,0 +1,208 @@
+"""ImageNet weight conversion: a torch ResNet written here, random weights and BN statistics, converted, compared."""
+
+import os
+import pickle
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+nn = torch.nn
+
+from vosjax.models import ResNet, ResNetConfig, VOSNet, init_variables, tiny_config  # noqa: E402
+from vosjax.weights import (CheckpointFormatError, WeightConversionError, load_imagenet_encoders,  # noqa: E402
+                            load_state_dict)
+
+
+# ------------------------------------------------------------------- a torchvision-layout reference, written here
+class TorchBasic(nn.Module):
+  expansion = 1
+
+  def __init__(self, inplanes, planes, stride):
+    super().__init__()
+    self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+    self.bn1 = nn.BatchNorm2d(planes)
+    self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+    self.bn2 = nn.BatchNorm2d(planes)
+    self.downsample = None
+    if stride != 1 or inplanes != planes:
+      self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+  def forward(self, x):
+    y = torch.relu(self.bn1(self.conv1(x)))
+    y = self.bn2(self.conv2(y))
+    return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class TorchBottleneck(nn.Module):
+  expansion = 4
+
+  def __init__(self, inplanes, planes, stride):
+    super().__init__()
+    self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+    self.bn1 = nn.BatchNorm2d(planes)
+    self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+    self.bn2 = nn.BatchNorm2d(planes)
+    self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+    self.bn3 = nn.BatchNorm2d(planes * 4)
+    self.downsample = None
+    if stride != 1 or inplanes != planes * 4:
+      self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
+                                      nn.BatchNorm2d(planes * 4))
+
+  def forward(self, x):
+    y = torch.relu(self.bn1(self.conv1(x)))
+    y = torch.relu(self.bn2(self.conv2(y)))
+    y = self.bn3(self.conv3(y))
+    return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class TorchResNet(nn.Module):
+  """torchvision's ResNet layout, all four stages and the classifier, so that the checkpoint is complete."""
+
+  def __init__(self, block, depths):
+    super().__init__()
+    self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+    self.bn1 = nn.BatchNorm2d(64)
+    self.maxpool = nn.MaxPool2d(3, 2, 1)
+    inplanes = 64
+    for index, (depth, planes) in enumerate(zip(depths, (64, 128, 256, 512))):
+      blocks = []
+      for b in range(depth):
+        blocks.append(block(inplanes, planes, 2 if (index > 0 and b == 0) else 1))
+        inplanes = planes * block.expansion
+      setattr(self, f'layer{index + 1}', nn.Sequential(*blocks))
+    self.fc = nn.Linear(inplanes, 1000)
+
+  def stages(self, x):
+    out = {}
+    x = torch.relu(self.bn1(self.conv1(x)))
+    out['stem'] = x
+    x = self.maxpool(x)
+    for name in ('layer1', 'layer2', 'layer3'):
+      x = getattr(self, name)(x)
+      out[name] = x
+    return out
+
+
+def _randomise(model, seed):
+  generator = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for name, tensor in model.state_dict().items():
+      if name.endswith('num_batches_tracked'):
+        continue
+      if name.endswith('running_var'):
+        tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+      elif name.endswith('running_mean'):
+        tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+      elif name.endswith('bn1.weight') or '.bn' in name or 'downsample.1' in name:
+        tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
+      else:
+        fan_in = tensor[0].numel() if tensor.ndim > 1 else 1
+        tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+  return model.eval()
+
+
+@pytest.fixture(scope='module')
+def torch_resnets(tmp_path_factory):
+  torch.manual_seed(0)
+  folder = tmp_path_factory.mktemp('weights')
+  r50 = _randomise(TorchResNet(TorchBottleneck, (3, 4, 6, 3)), 1)
+  r18 = _randomise(TorchResNet(TorchBasic, (2, 2, 2, 2)), 2)
+  paths = {'r50': folder / 'resnet50.pth', 'r18': folder / 'resnet18.pth'}
+  torch.save(r50.state_dict(), paths['r50'])
+  torch.save(r18.state_dict(), paths['r18'])
+  return r50, r18, paths
+
+
+def _stage_outputs_agree(torch_model, flax_config, variables, image):
+  with torch.no_grad():
+    expected = torch_model.stages(torch.from_numpy(image.transpose(0, 3, 1, 2)))
+  got = jax.jit(ResNet(flax_config).apply)(variables, jnp.asarray(image))
+  for name, value in expected.items():
+    value = value.numpy().transpose(0, 2, 3, 1)
+    assert got[name].shape == value.shape, name
+    scale = max(1.0, float(np.abs(value).max()))
+    np.testing.assert_allclose(np.asarray(got[name]) / scale, value / scale, atol=1e-4, err_msg=name)
+
+
+def test_resnet50_and_resnet18_match_torch_at_odd_size(torch_resnets):
+  r50, r18, paths = torch_resnets
+  image = np.random.RandomState(0).randn(1, 241, 427, 3).astype(np.float32)
+  model = VOSNet(tiny_config(frame_encoder=ResNetConfig(), mask_encoder=ResNetConfig('basic', (2, 2, 2)),
+                             mask_encoder_rgb=True))
+  shapes = jax.eval_shape(lambda: init_variables(model))
+  variables = load_imagenet_encoders(shapes, paths['r50'], paths['r18'])
+  frame_vars = {c: variables[c]['frame_encoder'] for c in ('params', 'batch_stats')}
+  _stage_outputs_agree(r50, ResNetConfig(), frame_vars, image)
+  # The mask encoder's conv1 takes RGB + 2 mask channels: with empty masks it must behave as the ImageNet ResNet-18.
+  mask_vars = {c: variables[c]['mask_encoder']['resnet'] for c in ('params', 'batch_stats')}
+  kernel = mask_vars['params']['conv1']['kernel']
+  assert kernel.shape == (7, 7, 5, 64)
+  assert np.all(kernel[:, :, 3:] == 0)
+  rgb_only = {'params': dict(mask_vars['params'], conv1={'kernel': kernel[:, :, :3]}),
+              'batch_stats': mask_vars['batch_stats']}
+  _stage_outputs_agree(r18, ResNetConfig('basic', (2, 2, 2)), rgb_only, image)
+  with_masks = np.concatenate([image, np.zeros(image.shape[:3] + (2,), np.float32)], -1)
+  full = jax.jit(ResNet(ResNetConfig('basic', (2, 2, 2))).apply)(mask_vars, jnp.asarray(with_masks))
+  with torch.no_grad():
+    expected = r18.stages(torch.from_numpy(image.transpose(0, 3, 1, 2)))['layer3'].numpy().transpose(0, 2, 3, 1)
+  np.testing.assert_allclose(np.asarray(full['layer3']), expected, atol=1e-4 * max(1, np.abs(expected).max()))
+
+
+def test_npz_and_safetensors_give_the_same_arrays(torch_resnets, tmp_path):
+  from safetensors.numpy import save_file
+  _, r18, paths = torch_resnets
+  reference = {k: v.numpy() for k, v in r18.state_dict().items()}
+  from_pth = load_state_dict(paths['r18'])
+  np.savez(tmp_path / 'r18.npz', **reference)
+  save_file({k: np.ascontiguousarray(v) for k, v in reference.items()}, str(tmp_path / 'r18.safetensors'))
+  for loaded in (from_pth, load_state_dict(tmp_path / 'r18.npz'), load_state_dict(tmp_path / 'r18.safetensors')):
+    assert loaded.keys() == reference.keys()
+    for key, value in reference.items():
+      np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+
+
+def test_strict_key_check_names_missing_and_unexpected_keys(torch_resnets, tmp_path):
+  _, r18, _ = torch_resnets
+  state = {k: v.numpy() for k, v in r18.state_dict().items()}
+  del state['layer2.1.bn2.running_var']
+  state['layer2.1.extra.weight'] = np.zeros(3, np.float32)
+  np.savez(tmp_path / 'broken.npz', **state)
+  model = VOSNet(tiny_config(mask_encoder=ResNetConfig('basic', (2, 2, 2))))
+  shapes = jax.eval_shape(lambda: init_variables(model))
+  with pytest.raises(WeightConversionError) as error:
+    load_imagenet_encoders(shapes, mask_encoder_path=tmp_path / 'broken.npz')
+  message = str(error.value)
+  assert 'broken.npz' in message
+  assert 'layer2.1.bn2.running_var' in message and 'layer2.1.extra.weight' in message
+
+
+def test_wrong_depth_is_refused(torch_resnets):
+  _, _, paths = torch_resnets
+  model = VOSNet(tiny_config(frame_encoder=ResNetConfig()))
+  shapes = jax.eval_shape(lambda: init_variables(model))
+  with pytest.raises(WeightConversionError, match='resnet18.pth'):
+    load_imagenet_encoders(shapes, frame_encoder_path=paths['r18'])  # a ResNet-18 where a ResNet-50 is needed
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+  class Payload:
+    def __reduce__(self):
+      return (os.system, ('echo pwned',))
+
+  path = tmp_path / 'evil.pth'
+  with zipfile.ZipFile(path, 'w') as archive:
+    archive.writestr('evil/data.pkl', pickle.dumps({'conv1.weight': Payload()}))
+  with pytest.raises(CheckpointFormatError, match='refusing to unpickle'):
+    load_state_dict(path)
+
+
+def test_unknown_format_and_missing_file():
+  with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+    load_state_dict('/nowhere.pth')
+  with pytest.raises(CheckpointFormatError, match='unknown checkpoint format'):
+    load_state_dict(__file__)

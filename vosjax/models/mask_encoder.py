@@ -1,0 +1,52 @@
+"""The mask encoder M_E(F_T, M): a ResNet-18 over each object's mask, fused with the frame features F_T.
+
+Input per object: the frame's RGB (optional, `mask_encoder_rgb`), the object's mask and the other objects' mask,
+concatenated on channels. The ResNet-18 stride-16 output is concatenated with the frame encoder's stride-16
+features F_T of the same frame (computed once for the frame, reused here), fused by a 1x1 conv and a residual block,
+and projected to the value M_T with C_M channels.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vosjax.models.config import ModelConfig
+from vosjax.models.residual import ResidualBlock
+from vosjax.models.resnet import ResNet
+
+
+class MaskEncoder(nn.Module):
+  """Encodes the masks of all objects of a frame into values."""
+
+  config: ModelConfig
+
+  @nn.compact
+  def __call__(self, frame: jax.Array, object_masks: jax.Array, frame_features: jax.Array) -> jax.Array:
+    """Computes M_T for every object.
+
+    Args:
+      frame: [B, H, W, 3] normalised RGB.
+      object_masks: [B, K, H, W] probabilities of each object (given or predicted).
+      frame_features: F_T, [B, h, w, C_16] the frame encoder's stride-16 features of this frame.
+
+    Returns:
+      [B, K, h, w, C_M] values.
+    """
+    cfg = self.config
+    dtype = jnp.dtype(cfg.dtype)
+    batch, objects, height, width = object_masks.shape
+    others = jnp.sum(object_masks, axis=1, keepdims=True) - object_masks
+    channels = [object_masks[..., None], others[..., None]]
+    if cfg.mask_encoder_rgb:
+      channels.insert(0, jnp.broadcast_to(frame[:, None], (batch, objects, height, width, 3)))
+    x = jnp.concatenate([c.astype(dtype) for c in channels], axis=-1).reshape(batch * objects, height, width, -1)
+    mask_features = ResNet(cfg.mask_encoder, dtype=dtype, name='resnet')(x)['layer3']
+    h, w = mask_features.shape[1:3]
+    frame_features = jnp.broadcast_to(frame_features[:, None], (batch, objects) + frame_features.shape[1:])
+    fused = jnp.concatenate([mask_features, frame_features.reshape(batch * objects, h, w, -1).astype(dtype)], -1)
+    fused = nn.Conv(cfg.fuser_dim, (1, 1), dtype=dtype, name='fuse')(fused)
+    fused = ResidualBlock(cfg.fuser_dim, dtype=dtype, name='fuse_res')(fused)
+    values = nn.Conv(cfg.value_dim, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype, name='value')(fused)
+    return values.reshape(batch, objects, h, w, cfg.value_dim)

@@ -1,0 +1,99 @@
+"""An STM-style space-time memory, kept to measure GAM against (config `matcher='memory_bank'`).
+
+Every `memory_every`-th frame stores its keys [N, C_N] (shared by all objects) and each object's values [N, C_M].
+A query reads all stored positions with a softmax over dot-product affinities (STM). Unlike GAM, its cost grows
+with the video: the state holds `capacity` frame slots, of which `count` are filled (`valid`), and the read attends
+over all `capacity * N` positions. Capacity grows in buckets (`grow_memory_bank`), on the host between jitted
+steps, so a longer video really holds, and computes over, a larger memory; a jitted step compiles once per bucket.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+
+@flax.struct.dataclass
+class MemoryBankState:
+  """The stored frames.
+
+  Attributes:
+    keys: [B, S, N, C_N] keys of the stored frames (S = capacity).
+    values: [B, K, S, N, C_M] each object's values in the stored frames.
+    valid: [B, S] bool, which slots hold a frame.
+    count: [B] int32, the number of filled slots (the next slot to write).
+  """
+
+  keys: jax.Array
+  values: jax.Array
+  valid: jax.Array
+  count: jax.Array
+
+  @property
+  def capacity(self) -> int:
+    return self.keys.shape[1]
+
+
+def init_memory_bank(batch: int, num_objects: int, positions: int, key_dim: int, value_dim: int,
+                     capacity: int, dtype=jnp.float32) -> MemoryBankState:
+  """An empty memory with `capacity` slots."""
+  return MemoryBankState(
+      keys=jnp.zeros((batch, capacity, positions, key_dim), dtype),
+      values=jnp.zeros((batch, num_objects, capacity, positions, value_dim), dtype),
+      valid=jnp.zeros((batch, capacity), bool),
+      count=jnp.zeros((batch,), jnp.int32),
+  )
+
+
+def grow_memory_bank(state: MemoryBankState, capacity: int) -> MemoryBankState:
+  """Returns the same memory with room for `capacity` frames (host-side; changes the state's shapes)."""
+  extra = capacity - state.capacity
+  if extra < 0:
+    raise ValueError(f'cannot shrink a memory bank from {state.capacity} to {capacity} slots')
+  if extra == 0:
+    return state
+  pad = lambda x, axis: jnp.pad(x, [(0, extra) if a == axis else (0, 0) for a in range(x.ndim)])
+  return MemoryBankState(keys=pad(state.keys, 1), values=pad(state.values, 2), valid=pad(state.valid, 1),
+                         count=state.count)
+
+
+def write_memory_bank(state: MemoryBankState, key: jax.Array, values: jax.Array, write: jax.Array) -> MemoryBankState:
+  """Stores one frame in the next free slot of each batch element selected by `write`.
+
+  The caller guarantees a free slot (grow first); a write into a full memory is dropped rather than overwriting.
+
+  Args:
+    state: the memory.
+    key: [B, N, C_N] the frame's keys.
+    values: [B, K, N, C_M] each object's values.
+    write: [B] bool.
+  """
+  slots = jnp.arange(state.capacity)
+  target = (slots[None, :] == state.count[:, None]) & write[:, None]  # [B, S]
+  keys = jnp.where(target[:, :, None, None], key[:, None].astype(state.keys.dtype), state.keys)
+  new_values = jnp.where(target[:, None, :, None, None], values[:, :, None].astype(state.values.dtype), state.values)
+  wrote = jnp.any(target, axis=1)
+  return MemoryBankState(keys=keys, values=new_values, valid=state.valid | target,
+                         count=state.count + wrote.astype(jnp.int32))
+
+
+def read_memory_bank(state: MemoryBankState, query_key: jax.Array) -> jax.Array:
+  """Reads the memory for every query position (STM's space-time memory read).
+
+  Args:
+    state: the memory.
+    query_key: [B, N_q, C_N] keys of the current frame.
+
+  Returns:
+    [B, K, N_q, C_M] float32: for each object, the affinity-weighted average of its stored values.
+  """
+  batch, capacity, positions, key_dim = state.keys.shape
+  affinity = jnp.einsum('bqc,bsnc->bqsn', query_key.astype(jnp.float32), state.keys.astype(jnp.float32))
+  affinity = affinity / jnp.sqrt(float(key_dim))
+  # A large negative rather than -inf: an empty memory then reads zeros instead of NaN.
+  affinity = jnp.where(state.valid[:, None, :, None], affinity, -1e30)
+  affinity = affinity.reshape(batch, query_key.shape[1], capacity * positions)
+  weights = jax.nn.softmax(affinity, axis=-1)
+  values = state.values.astype(jnp.float32).reshape(batch, state.values.shape[1], capacity * positions, -1)
+  return jnp.einsum('bqm,bkmv->bkqv', weights, values)
