@@ -1,0 +1,110 @@
+"""GAM's context (Eq. 1-3) and the STM-style memory bank, as pure functions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vosjax.models import global_context as gc
+from vosjax.models import memory_bank as mb
+
+
+def test_gam_update_is_the_plain_average_of_every_frame_context():
+  rng = np.random.RandomState(0)
+  frame_contexts = rng.randn(50, 2, 3, 8, 16).astype(np.float32)  # T, B, K, C_N, C_M
+  state = gc.init_global_context(2, 3, 8, 16)
+  write = jnp.ones((2, 3), bool)
+  update = jax.jit(gc.update_global_context)
+  for t in range(50):
+    state = update(state, jnp.asarray(frame_contexts[t]), write)
+    expected = frame_contexts[:t + 1].mean(axis=0)  # Eq. 2: every A_p weighted 1 / T
+    np.testing.assert_allclose(np.asarray(state.context), expected, atol=2e-6)
+    np.testing.assert_array_equal(np.asarray(state.count), t + 1)
+
+
+def test_gam_update_skips_objects_not_written_and_counts_per_object():
+  state = gc.init_global_context(1, 2, 2, 2)
+  a1, a2 = jnp.ones((1, 2, 2, 2)), 3 * jnp.ones((1, 2, 2, 2))
+  state = gc.update_global_context(state, a1, jnp.array([[True, False]]))
+  state = gc.update_global_context(state, a2, jnp.array([[True, True]]))  # object 1 joins at the second frame
+  np.testing.assert_allclose(state.context[0, 0], 2.0)  # (1 + 3) / 2
+  np.testing.assert_allclose(state.context[0, 1], 3.0)  # only A_2
+  np.testing.assert_array_equal(state.count, [[2, 1]])
+
+
+def test_gam_state_shape_does_not_depend_on_frames_seen():
+  state = gc.init_global_context(1, 2, 4, 8)
+  shapes = jax.tree.map(jnp.shape, state)
+  for _ in range(5):
+    state = gc.update_global_context(state, jnp.ones((1, 2, 4, 8)), jnp.ones((1, 2), bool))
+  assert jax.tree.map(jnp.shape, state) == shapes
+
+
+def test_frame_context_and_read_follow_the_equations():
+  rng = np.random.RandomState(1)
+  keys = rng.randn(1, 12, 4).astype(np.float32)   # B, N, C_N
+  values = rng.randn(1, 2, 12, 5).astype(np.float32)  # B, K, N, C_M
+  query = rng.randn(1, 7, 4).astype(np.float32)
+  # 'mean': the literal Eq. 1 product, divided by N; Eq. 3 as written.
+  a_mean = gc.frame_context(keys, values, 'mean')
+  np.testing.assert_allclose(a_mean[0, 1], keys[0].T @ values[0, 1] / 12, rtol=1e-5)
+  state = gc.GlobalContextState(context=a_mean, count=jnp.ones((1, 2)))
+  np.testing.assert_allclose(gc.read_global_context(state, query, 'mean')[0, 1], query[0] @ a_mean[0, 1], rtol=1e-5)
+  # 'softmax': keys normalised over positions (rows of A are averages of values), queries over channels.
+  a_soft = gc.frame_context(keys, values, 'softmax')
+  weights = np.exp(keys[0]) / np.exp(keys[0]).sum(0, keepdims=True)
+  np.testing.assert_allclose(a_soft[0, 0], weights.T @ values[0, 0], rtol=1e-5)
+  state = gc.GlobalContextState(context=a_soft, count=jnp.ones((1, 2)))
+  q = np.exp(query[0]) / np.exp(query[0]).sum(1, keepdims=True)
+  np.testing.assert_allclose(gc.read_global_context(state, query, 'softmax')[0, 0], q @ a_soft[0, 0], rtol=1e-5)
+
+
+def test_softmax_context_does_not_depend_on_resolution():
+  # The same content at 4x the positions (each position repeated) gives the same context.
+  rng = np.random.RandomState(2)
+  keys, values = rng.randn(1, 6, 3), rng.randn(1, 1, 6, 4)
+  small = gc.frame_context(keys, values, 'softmax')
+  large = gc.frame_context(np.repeat(keys, 4, 1), np.repeat(values, 4, 2), 'softmax')
+  np.testing.assert_allclose(small, large, rtol=1e-5)
+
+
+def test_memory_bank_read_is_attention_over_stored_frames():
+  rng = np.random.RandomState(3)
+  state = mb.init_memory_bank(1, 2, positions=5, key_dim=4, value_dim=3, capacity=4)
+  k1, k2 = rng.randn(1, 5, 4).astype(np.float32), rng.randn(1, 5, 4).astype(np.float32)
+  v1, v2 = rng.randn(1, 2, 5, 3).astype(np.float32), rng.randn(1, 2, 5, 3).astype(np.float32)
+  state = mb.write_memory_bank(state, k1, v1, jnp.array([True]))
+  state = mb.write_memory_bank(state, k2, v2, jnp.array([False]))  # not a memory frame
+  state = mb.write_memory_bank(state, k2, v2, jnp.array([True]))
+  np.testing.assert_array_equal(state.count, [2])
+  np.testing.assert_array_equal(state.valid, [[True, True, False, False]])
+  query = rng.randn(1, 6, 4).astype(np.float32)
+  keys = np.concatenate([k1[0], k2[0]])  # 10 stored positions
+  logits = query[0] @ keys.T / 2.0
+  weights = np.exp(logits - logits.max(1, keepdims=True))
+  weights /= weights.sum(1, keepdims=True)
+  expected = weights @ np.concatenate([v1[0, 1], v2[0, 1]])
+  np.testing.assert_allclose(mb.read_memory_bank(state, query)[0, 1], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_memory_bank_grows_and_its_cost_grows_with_it():
+  state = mb.init_memory_bank(1, 1, positions=16, key_dim=8, value_dim=8, capacity=2)
+  for _ in range(3):  # the third write finds the memory full and is dropped
+    state = mb.write_memory_bank(state, jnp.ones((1, 16, 8)), jnp.ones((1, 1, 16, 8)), jnp.array([True]))
+  np.testing.assert_array_equal(state.count, [2])
+  grown = mb.grow_memory_bank(state, 6)
+  assert grown.capacity == 6 and grown.keys.shape == (1, 6, 16, 8)
+  np.testing.assert_array_equal(grown.valid, [[True, True, False, False, False, False]])
+  grown = mb.write_memory_bank(grown, 2 * jnp.ones((1, 16, 8)), jnp.ones((1, 1, 16, 8)), jnp.array([True]))
+  np.testing.assert_array_equal(grown.count, [3])
+  with pytest.raises(ValueError, match='shrink'):
+    mb.grow_memory_bank(grown, 2)
+
+  def read_flops(capacity):
+    memory = mb.init_memory_bank(1, 1, 16, 8, 8, capacity)
+    compiled = jax.jit(mb.read_memory_bank).lower(memory, jnp.ones((1, 16, 8))).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    return analysis['flops']
+
+  assert read_flops(8) > 3.5 * read_flops(2)

@@ -1,0 +1,87 @@
+"""Shapes and defining properties of each module."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vosjax.models import ResNet, ResNetConfig, tiny_config
+from vosjax.models.aggregation import soft_aggregate
+from vosjax.models.channel_attention import ChannelAttention
+from vosjax.models.decoder import Decoder, SkipProjection
+from vosjax.models.mask_embedding import MaskEmbedding, history_channels, position_channels
+from vosjax.models.mask_encoder import MaskEncoder
+
+
+def _init_apply(module, *args):
+  variables = module.init(jax.random.key(0), *args)
+  return variables, module.apply(variables, *args)
+
+
+def test_resnet_stage_shapes_round_up_like_torchvision():
+  for config, channels in ((ResNetConfig('bottleneck', (1, 1, 1), (8, 16, 32), 16), (32, 64, 128)),
+                           (ResNetConfig('basic', (1, 1, 1), (8, 16, 32), 8), (8, 16, 32))):
+    _, out = _init_apply(ResNet(config), jnp.zeros((2, 241, 427, 3)))
+    chex.assert_shape(out['stem'], (2, 121, 214, config.stem_width))
+    chex.assert_shape(out['layer1'], (2, 61, 107, channels[0]))
+    chex.assert_shape(out['layer2'], (2, 31, 54, channels[1]))
+    chex.assert_shape(out['layer3'], (2, 16, 27, channels[2]))
+
+
+def test_channel_attention_implements_eq_4_to_7():
+  x = jax.random.normal(jax.random.key(1), (2, 5, 7, 6))
+  variables, out = _init_apply(ChannelAttention(), x)
+  chex.assert_shape(out, x.shape)
+  alpha = jax.nn.softplus(variables['params']['alpha'])
+  assert alpha >= 0
+  f = np.asarray(x[0]).reshape(35, 6)
+  relation = f.T @ f / 35
+  attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)  # Eq. 5, normalised over i
+  expected = float(alpha) * f @ attention + f
+  np.testing.assert_allclose(np.asarray(out[0]).reshape(35, 6), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_mask_embedding_inputs_and_output_grid():
+  positions = position_channels(5, 9)
+  np.testing.assert_allclose(positions[0, 0], [-1, -1, 1], atol=1e-6)
+  np.testing.assert_allclose(positions[2, 4], [0, 0, 0], atol=1e-6)  # the centre
+  history = jnp.zeros((1, 3, 2, 33, 47)).at[:, :, 0, :10].set(1.0).at[:, :, 1, 20:].set(0.5)
+  channels = history_channels(history, jnp.array([[True, True]]))
+  chex.assert_shape(channels, (1, 2, 33, 47, 6))  # 3 past frames x (object, others)
+  np.testing.assert_allclose(channels[0, 0, 25, 0], [0, 0.5] * 3)
+  np.testing.assert_allclose(channels[0, 1, 5, 0], [0, 1] * 3)
+  ignoring_second = history_channels(history, jnp.array([[True, False]]))
+  np.testing.assert_allclose(ignoring_second[0, 0, 25, 0], [0, 0] * 3)  # invalid objects are not "others"
+  _, out = _init_apply(MaskEmbedding((4, 8, 8, 16)), channels.reshape(2, 33, 47, 6))
+  chex.assert_shape(out, (2, 3, 3, 16))  # ceil(33 / 16), ceil(47 / 16)
+
+
+def test_decoder_and_skip_projection_shapes():
+  skip8_variables, skip8 = _init_apply(SkipProjection(16), jnp.zeros((3, 9, 13, 64)))
+  _, skip4 = _init_apply(SkipProjection(8), jnp.zeros((3, 17, 25, 32)))
+  chex.assert_shape(skip8, (3, 9, 13, 16))
+  _, logits = _init_apply(Decoder(32, (16, 8)), jnp.ones((3, 5, 7, 40)), skip8, skip4, 65, 97)
+  chex.assert_shape(logits, (3, 65, 97))
+  assert logits.dtype == jnp.float32
+
+
+def test_mask_encoder_shapes():
+  config = tiny_config()
+  frame = jnp.zeros((2, 65, 97, 3))
+  masks = jnp.zeros((2, 3, 65, 97))
+  frame_features = jnp.zeros((2, 5, 7, 128))
+  _, values = _init_apply(MaskEncoder(config), frame, masks, frame_features)
+  chex.assert_shape(values, (2, 3, 5, 7, config.value_dim))
+
+
+def test_soft_aggregation_is_a_distribution_that_ignores_padding():
+  logits = jax.random.normal(jax.random.key(2), (2, 3, 4, 5)) * 3
+  valid = jnp.array([[True, True, False], [True, False, False]])
+  merged = soft_aggregate(logits, valid)
+  chex.assert_shape(merged, (2, 4, 4, 5))
+  probs = jax.nn.softmax(merged, axis=1)
+  np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
+  assert float(probs[0, 3].max()) < 1e-6 and float(probs[1, 2:].max()) < 1e-6
+  # One object (STM's softmax over log-odds of p and 1 - p): p^2 / (p^2 + (1 - p)^2), same decision as p > 0.5.
+  p = jax.nn.sigmoid(logits[1, 0])
+  np.testing.assert_allclose(probs[1, 1], p**2 / (p**2 + (1 - p)**2), atol=1e-5)
