@@ -55,7 +55,12 @@ def _frame_by_frame(model, variables, video, masks, valid, grow_memory=False):
 def test_step_and_scan_agree(matcher, objects, valid_objects):
   model, variables = _model(matcher=matcher, memory_every=2)
   video, masks, valid = _clip(2, 7, objects, valid_objects)
-  unroll = jax.jit(chex.assert_max_traces(functools.partial(unroll_clip, model), n=1))
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def unroll(variables, video, masks, valid):
+    return unroll_clip(model, variables, video, masks, valid)
+
   scanned = unroll(variables, video, masks, valid)
   chex.assert_shape(scanned, (2, 6, objects + 1, HEIGHT, WIDTH))
   unroll(variables, video + 1.0, masks, valid)  # same shapes: no second trace
