@@ -55,6 +55,7 @@ def _frame_by_frame(model, variables, video, masks, valid, grow_memory=False):
 def test_step_and_scan_agree(matcher, objects, valid_objects):
   model, variables = _model(matcher=matcher, memory_every=2)
   video, masks, valid = _clip(2, 7, objects, valid_objects)
+  chex.clear_trace_counter()  # the counter is per function across the parametrised cases
 
   @jax.jit
   @chex.assert_max_traces(n=1)
