@@ -9,8 +9,11 @@ import numpy as np
 import optax
 import pytest
 
-from vosjax.models import (VOSNet, grow_memory_bank, init_variables, memory_frames_in_clip, tiny_config,
+import flax.linen as nn
+
+from vosjax.models import (VOSNet, ensure_capacity, init_variables, memory_frames_in_clip, stores_frame, tiny_config,
                            unroll_clip)
+from vosjax.models.resnet import ResNet
 
 HEIGHT, WIDTH = 48, 64
 
@@ -33,16 +36,27 @@ def _model(**overrides):
   return model, init_variables(model, seed=1)
 
 
-def _frame_by_frame(model, variables, video, masks, valid, grow_memory=False):
-  """Inference as an engine would run it: start, then one jitted step per frame."""
+def _frame_by_frame(model, variables, video, masks, valid, joins=None):
+  """Inference as an engine runs it: start, then one jitted step per frame. The memory bank's capacity is grown on
+  the host before a frame it stores, and frames it does not store skip the mask encoder (store=False).
+
+  joins: optional {frame index: (new_masks [B, K, H, W], new_objects [B, K])}.
+  """
+  config = model.config
+  joins = joins or {}
   start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
-  step = jax.jit(functools.partial(model.apply, method=VOSNet.step))
+  step = jax.jit(functools.partial(model.apply, method=VOSNet.step), static_argnames='store')
   state = start(variables, video[:, 0], masks, valid)
-  outputs = []
+  stored, outputs = 1, []
   for t in range(1, video.shape[1]):
-    if grow_memory and t % model.config.memory_every == 0 and int(state.matcher.count[0]) == state.matcher.capacity:
-      state = state.replace(matcher=grow_memory_bank(state.matcher, state.matcher.capacity + 2))
-    state, logits = step(variables, state, video[:, t])
+    new_masks, new_objects = joins.get(t, (None, None))
+    store = True
+    if config.matcher == 'memory_bank':
+      store = stores_frame(t, config.memory_every, joining=t in joins)
+      if store:
+        state = state.replace(matcher=ensure_capacity(state.matcher, stored))
+        stored += 1
+    state, logits = step(variables, state, video[:, t], new_masks, new_objects, store=store)
     outputs.append(logits)
   return state, jnp.stack(outputs, axis=1)
 
@@ -65,12 +79,12 @@ def test_step_and_scan_agree(matcher, objects, valid_objects):
   scanned = unroll(variables, video, masks, valid)
   chex.assert_shape(scanned, (2, 6, objects + 1, HEIGHT, WIDTH))
   unroll(variables, video + 1.0, masks, valid)  # same shapes: no second trace
-  state, stepped = _frame_by_frame(model, variables, video, masks, valid, grow_memory=matcher == 'memory_bank')
+  state, stepped = _frame_by_frame(model, variables, video, masks, valid)
   np.testing.assert_allclose(np.asarray(stepped), np.asarray(scanned), atol=2e-4, rtol=1e-4)
   probs = jax.nn.softmax(scanned, axis=2)
   assert float(probs[:, :, valid_objects + 1:].max(initial=0.0)) < 1e-3  # padded slots never win
   if matcher == 'memory_bank':
-    # Frames 0, 2, 4, 6 were memorised; the bank started with 2 slots and grew.
+    # Frames 0, 2, 4, 6 were memorised; the bank started with 2 slots and doubled once.
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 4
 
@@ -114,6 +128,33 @@ def test_config_switches_run(overrides):
   assert ('mask_embedding' in names) == model.config.use_mem
 
 
+def test_bfloat16_step_and_scan_agree():
+  model, variables = _model(dtype='bfloat16')
+  video, masks, valid = _clip(1, 4, 2, 2)
+  scanned = jax.jit(functools.partial(unroll_clip, model))(variables, video, masks, valid)
+  _, stepped = _frame_by_frame(model, variables, video, masks, valid)
+  np.testing.assert_allclose(np.asarray(stepped), np.asarray(scanned), atol=1e-2)
+
+
+def test_frame_encoder_runs_once_per_frame_whatever_the_number_of_objects():
+  model, variables = _model()
+  for objects in (1, 3):
+    video, masks, valid = _clip(1, 5, objects, objects)
+    calls = []
+
+    def count(next_fun, args, kwargs, context):
+      if isinstance(context.module, ResNet) and context.method_name == '__call__':
+        calls.append((context.module.name, args[0].shape[0]))
+      return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(count):
+      jax.eval_shape(functools.partial(unroll_clip, model), variables, video, masks, valid)
+    frame_calls = [batch for name, batch in calls if name == 'frame_encoder']
+    assert frame_calls == [5]  # one call on all 5 frames of the clip
+    mask_calls = [batch for name, batch in calls if name == 'resnet']
+    assert mask_calls == [objects, objects]  # reference frame + the scan body: one mask per object
+
+
 def test_gradients_are_finite_and_reach_every_parameter():
   model, variables = _model()
   video, masks, valid = _clip(2, 4, 2, 2, seed=3)
@@ -134,25 +175,43 @@ def test_gradients_are_finite_and_reach_every_parameter():
   assert not zero, zero
 
 
-def test_object_joining_mid_video_takes_its_given_mask():
-  model, variables = _model()
-  video, masks, valid = _clip(1, 4, 2, 2)
+@pytest.mark.parametrize('matcher', ['global', 'memory_bank'])
+def test_object_joining_mid_video(matcher):
+  model, variables = _model(matcher=matcher, memory_every=5)
+  video, masks, valid = _clip(1, 5, 2, 2)
   start_valid = valid.at[:, 1].set(False)  # object 2 is absent from the first frame
-  start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
-  step = jax.jit(functools.partial(model.apply, method=VOSNet.step))
-  state = start(variables, video[:, 0], masks.at[:, 1].set(0.0), start_valid)
-  state, before = step(variables, state, video[:, 1])
-  assert float(jax.nn.softmax(before, axis=1)[:, 2].max()) < 1e-3
-  np.testing.assert_array_equal(state.matcher.count, [[2, 0]])
+  first_masks = masks.at[:, 1].set(0.0)
   new_mask = jnp.zeros((1, 2, HEIGHT, WIDTH)).at[:, 1, 30:40, 40:60].set(1.0)
-  state, joined = step(variables, state, video[:, 2], new_mask, jnp.array([[False, True]]))
-  labels = jnp.argmax(joined, axis=1)
-  np.testing.assert_array_equal(labels[0, 30:40, 40:60], 2)  # the given mask is this frame's answer
-  assert int(jnp.sum(labels == 2)) == 200  # and nowhere else
+  joins = {2: (new_mask, jnp.array([[False, True]]))}
+  state, stepped = _frame_by_frame(model, variables, video, first_masks, start_valid, joins)
+  probs = jax.nn.softmax(stepped, axis=2)
+  assert float(probs[0, 0, 2].max()) < 1e-3  # before joining, object 2 is never predicted
+  labels = jnp.argmax(stepped[0, 1], axis=0)  # frame 2: the given mask is the answer
+  np.testing.assert_array_equal(labels[30:40, 40:60], 2)
+  assert int(jnp.sum(labels == 2)) == 200
   np.testing.assert_array_equal(state.object_valid, [[True, True]])
-  np.testing.assert_array_equal(state.matcher.count, [[3, 1]])
-  state, after = step(variables, state, video[:, 3])
-  assert bool(jnp.all(jnp.isfinite(after)))
+  if matcher == 'global':
+    np.testing.assert_array_equal(state.matcher.count, [[5, 3]])  # frames 0-4 and 2-4
+  else:
+    np.testing.assert_array_equal(state.matcher.count, [2])  # frame 0, and frame 2 where the object joined
+  # The same clip through the scan, joins included, gives the same numbers.
+  new_masks = jnp.zeros((1, 5, 2, HEIGHT, WIDTH)).at[:, 2].set(new_mask)
+  new_objects = jnp.zeros((1, 5, 2), bool).at[:, 2, 1].set(True)
+  scanned = jax.jit(functools.partial(unroll_clip, model))(variables, video, first_masks, start_valid, new_masks,
+                                                           new_objects)
+  np.testing.assert_allclose(np.asarray(stepped), np.asarray(scanned), atol=2e-4, rtol=1e-4)
+
+
+def test_joining_object_history_is_its_given_mask():
+  model, variables = _model()
+  video, masks, valid = _clip(1, 3, 2, 2)
+  start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
+  step = jax.jit(functools.partial(model.apply, method=VOSNet.step), static_argnames='store')
+  state = start(variables, video[:, 0], masks.at[:, 1].set(0.0), valid.at[:, 1].set(False))
+  new_mask = jnp.zeros((1, 2, HEIGHT, WIDTH)).at[:, 1, 30:40, 40:60].set(1.0)
+  state, _ = step(variables, state, video[:, 1], new_mask, jnp.array([[False, True]]))
+  for slot in range(model.config.mem_history):  # every past slot MEM reads shows the given mask
+    np.testing.assert_allclose(state.history[0, slot, 1], new_mask[0, 1], atol=1e-6)
 
 
 def test_memory_frames_in_clip():

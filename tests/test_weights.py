@@ -1,5 +1,7 @@
 """ImageNet weight conversion: a torch ResNet written here, random weights and BN statistics, converted, compared."""
 
+import collections
+import io
 import os
 import pickle
 import zipfile
@@ -213,3 +215,69 @@ def test_unknown_format_and_missing_file():
     load_state_dict('/nowhere.pth')
   with pytest.raises(CheckpointFormatError, match='unknown checkpoint format'):
     load_state_dict(__file__)
+
+
+class _StoragePickler(pickle.Pickler):
+  """Pickles like torch.save's data.pkl: storages as persistent ids, tensors via torch._utils._rebuild_tensor_v2."""
+
+  def persistent_id(self, obj):
+    if isinstance(obj, _Storage):
+      return ('storage', torch.FloatStorage, obj.key, 'cpu', obj.numel)
+    return None
+
+
+class _Storage:
+  def __init__(self, key, numel):
+    self.key, self.numel = key, numel
+
+
+class _Tensor:
+  def __init__(self, storage, offset, size, stride):
+    self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+  def __reduce__(self):
+    return (torch._utils._rebuild_tensor_v2, self.args)
+
+
+def _crafted_pth(path, offset, size, stride, stored_floats=1):
+  buffer = io.BytesIO()
+  _StoragePickler(buffer, protocol=2).dump({'w': _Tensor(_Storage('0', stored_floats), offset, size, stride)})
+  with zipfile.ZipFile(path, 'w') as archive:
+    archive.writestr('crafted/data.pkl', buffer.getvalue())
+    archive.writestr('crafted/data/0', np.arange(stored_floats, dtype='<f4').tobytes())
+    archive.writestr('crafted/byteorder', 'little')
+  return path
+
+
+@pytest.mark.parametrize('offset,size,stride', [(0, (64,), (1,)), (10**8, (1,), (1,)), (0, (2,), (2**30,)),
+                                                (-1, (1,), (1,))])
+def test_tensor_layouts_reaching_outside_their_storage_are_refused(tmp_path, offset, size, stride):
+  path = _crafted_pth(tmp_path / 'crafted.pth', offset, size, stride)
+  with pytest.raises(CheckpointFormatError, match='crafted.pth'):
+    load_state_dict(path)
+
+
+def test_a_valid_crafted_layout_reads_back(tmp_path):
+  path = _crafted_pth(tmp_path / 'ok.pth', 1, (2, 2), (1, 2), stored_floats=6)
+  np.testing.assert_array_equal(load_state_dict(path)['w'], [[1, 3], [2, 4]])
+
+
+def test_non_contiguous_offset_and_shared_storage_tensors(tmp_path):
+  base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+  state = {'transposed': base.t(), 'sliced': base[1:, 2:5], 'shared_a': base[0], 'shared_b': base[3],
+           'expanded': torch.ones(3).expand(2, 3), 'scalar': torch.tensor(7.0), 'half': base.half()[:2]}
+  torch.save(state, tmp_path / 'layouts.pth')
+  loaded = load_state_dict(tmp_path / 'layouts.pth')
+  for key, value in state.items():
+    np.testing.assert_array_equal(loaded[key], value.numpy(), err_msg=key)
+
+
+def test_missing_storage_entry_names_the_file(tmp_path):
+  path = _crafted_pth(tmp_path / 'missing.pth', 0, (1,), (1,))
+  with zipfile.ZipFile(path) as archive:
+    entries = {n: archive.read(n) for n in archive.namelist() if not n.endswith('data/0')}
+  with zipfile.ZipFile(path, 'w') as archive:
+    for name, data in entries.items():
+      archive.writestr(name, data)
+  with pytest.raises(CheckpointFormatError, match=r'missing.pth: the archive has no storage crafted/data/0'):
+    load_state_dict(path)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vosjax.models import VOSNet, grow_memory_bank, init_variables, paper_config, tiny_config
+from vosjax.models import VOSNet, ensure_capacity, init_variables, paper_config, stores_frame, tiny_config
 
 
 def moving_squares(frames: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,14 +41,16 @@ def run(matcher: str, video: np.ndarray, masks: np.ndarray, paper: bool) -> list
   model = VOSNet(config)
   variables = init_variables(model)
   start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
-  step = jax.jit(functools.partial(model.apply, method=VOSNet.step))
+  step = jax.jit(functools.partial(model.apply, method=VOSNet.step), static_argnames='store')
   state = start(variables, jnp.asarray(video[None, 0]), jnp.asarray(masks[None]), jnp.ones((1, 2), bool))
-  rows = []
+  rows, stored = [], 1
   for t in range(1, len(video)):
-    if matcher == 'memory_bank' and t % config.memory_every == 0 and state.matcher.count[0] == state.matcher.capacity:
-      state = state.replace(matcher=grow_memory_bank(state.matcher, state.matcher.capacity + config.memory_bucket))
+    store = matcher == 'global' or stores_frame(t, config.memory_every)
+    if matcher == 'memory_bank' and store:  # grow on the host before the write (no device sync)
+      state = state.replace(matcher=ensure_capacity(state.matcher, stored))
+      stored += 1
     began = time.perf_counter()
-    state, logits = step(variables, state, jnp.asarray(video[None, t]))
+    state, logits = step(variables, state, jnp.asarray(video[None, t]), store=store)
     logits.block_until_ready()
     state_bytes = sum(x.nbytes for x in jax.tree.leaves(state))
     rows.append((t, (time.perf_counter() - began) * 1e3, state_bytes))

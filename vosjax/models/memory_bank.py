@@ -58,6 +58,27 @@ def grow_memory_bank(state: MemoryBankState, capacity: int) -> MemoryBankState:
                          count=state.count)
 
 
+def stores_frame(frame_index: int, memory_every: int, joining: bool = False) -> bool:
+  """Whether the memory bank keeps frame `frame_index` (host-side, so an engine can skip the mask encoder)."""
+  return frame_index % memory_every == 0 or joining
+
+
+def ensure_capacity(state: MemoryBankState, stored: int) -> MemoryBankState:
+  """Makes room for one more frame, host-side and without a device sync.
+
+  Args:
+    state: the memory.
+    stored: how many frames it holds, as counted on the host by the caller (`stores_frame` tells which frames).
+
+  Returns:
+    The same memory, with its capacity doubled if it is full (so a video of n memory frames compiles the jitted step
+    about log2(n) times).
+  """
+  if stored < state.capacity:
+    return state
+  return grow_memory_bank(state, max(2 * state.capacity, 1))
+
+
 def write_memory_bank(state: MemoryBankState, key: jax.Array, values: jax.Array, write: jax.Array) -> MemoryBankState:
   """Stores one frame in the next free slot of each batch element selected by `write`.
 

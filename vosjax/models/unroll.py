@@ -13,20 +13,23 @@ def memory_frames_in_clip(num_frames: int, memory_every: int) -> int:
   return len(range(0, num_frames - 1, memory_every))
 
 
-def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array,
-                object_valid: jax.Array) -> jax.Array:
+def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array, object_valid: jax.Array,
+                new_masks: jax.Array | None = None, new_objects: jax.Array | None = None) -> jax.Array:
   """Segments frames 1..T-1 of a clip from the masks of frame 0, as frame-by-frame inference would.
 
   All T frames go through the frame encoder in one batch (each frame once). The state (GAM's context or the memory
   bank, and MEM's history) is the carry of a `jax.lax.scan` over frames 1..T-2, each step segmenting a frame and
-  memorising it with its own soft prediction (gradients flow through it); the last frame is only segmented.
+  memorising it with its own soft prediction (gradients flow through it); the last frame is segmented without
+  running the mask encoder, whose result nothing would read.
 
   Args:
     model: the network.
     variables: its variables ({'params': ..., 'batch_stats': ...}).
     frames: [B, T, H, W, 3] normalised RGB, T >= 2.
-    first_masks: [B, K, H, W] the objects' masks in frame 0.
-    object_valid: [B, K] bool, real objects (the others are padding).
+    first_masks: [B, K, H, W] the masks of the objects present in frame 0.
+    object_valid: [B, K] bool, the objects present in frame 0 (the other slots are padding or join later).
+    new_masks: optional [B, T, K, H, W] given masks of objects that join mid-clip (frame 0's entry is unused).
+    new_objects: optional [B, T, K] bool, which slots join at which frame.
 
   Returns:
     [B, T - 1, K + 1, H, W] float32 logits of frames 1..T-1 (channel 0: background).
@@ -34,26 +37,33 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
   batch, num_frames, height, width, _ = frames.shape
   if num_frames < 2:
     raise ValueError(f'a clip needs at least 2 frames, got {num_frames}')
+  if (new_masks is None) != (new_objects is None):
+    raise ValueError('new_masks and new_objects go together')
   features = model.apply(variables, frames.reshape(batch * num_frames, height, width, 3),
                          method=VOSNet.encode_frame)
   features = jax.tree.map(lambda x: x.reshape((batch, num_frames) + x.shape[1:]), features)
-  at = lambda t: jax.tree.map(lambda x: x[:, t], features)
   capacity = memory_frames_in_clip(num_frames, model.config.memory_every)
-  state = model.apply(variables, at(0), frames[:, 0], first_masks, object_valid, capacity,
-                      method=VOSNet.init_state)
-
-  def body(carry, inputs):
-    frame_features, frame = inputs
-    return model.apply(variables, carry, frame_features, frame, method=VOSNet.step_from_features)
+  if new_objects is not None:
+    capacity = num_frames - 1  # joins may add memory frames; this bound fits any clip
+  first = jax.tree.map(lambda x: x[:, 0], features)
+  state = model.apply(variables, first, frames[:, 0], first_masks, object_valid, capacity, method=VOSNet.init_state)
 
   time_major = lambda x: jnp.moveaxis(x, 1, 0)
-  middle = jax.tree.map(lambda x: time_major(x[:, 1:-1]), features)
+  per_frame = {'features': features, 'frame': frames}
+  if new_masks is not None:
+    per_frame.update(new_masks=new_masks, new_objects=new_objects)
+  per_frame = jax.tree.map(lambda x: time_major(x[:, 1:]), per_frame)  # frames 1..T-1, time-major
+
+  def step(carry, inputs, store):
+    return model.apply(variables, carry, inputs['features'], inputs['frame'], inputs.get('new_masks'),
+                       inputs.get('new_objects'), store, method=VOSNet.step_from_features)
+
   logits = []
   if num_frames > 2:
-    state, middle_logits = jax.lax.scan(body, state, (middle, time_major(frames[:, 1:-1])))
+    middle = jax.tree.map(lambda x: x[:-1], per_frame)
+    state, middle_logits = jax.lax.scan(lambda c, x: step(c, x, True), state, middle)
     logits.append(middle_logits)
-  last_state = state.replace(frame_index=state.frame_index + 1)
-  last_logits = model.apply(variables, last_state, at(num_frames - 1), method=VOSNet.segment)
+  _, last_logits = step(state, jax.tree.map(lambda x: x[-1], per_frame), False)
   logits.append(last_logits[None])
   return jnp.moveaxis(jnp.concatenate(logits, axis=0), 0, 1)
 

@@ -146,8 +146,8 @@ class VOSNet(nn.Module):
     state = state.replace(history=jnp.broadcast_to(masks[:, None], state.history.shape))
     return self.memorize(state, features, frame, masks)
 
-  def memorize(self, state: TrackerState, features: FrameFeatures, frame: jax.Array,
-               object_probs: jax.Array) -> TrackerState:
+  def memorize(self, state: TrackerState, features: FrameFeatures, frame: jax.Array, object_probs: jax.Array,
+               joining: jax.Array | None = None, store: bool = True) -> TrackerState:
     """Adds a frame and its (predicted or given) masks to the state.
 
     Args:
@@ -155,9 +155,16 @@ class VOSNet(nn.Module):
       features: this frame's features.
       frame: [B, H, W, 3] this frame.
       object_probs: [B, K, H, W] each object's probability in this frame.
+      joining: optional [B, K] bool, objects whose given mask first appears in this frame (the memory bank stores
+        such a frame whatever its index).
+      store: static; False skips the mask encoder and leaves the matcher as it is (an engine passes False for the
+        frames a memory bank will not keep; see `memory_bank.stores_frame`). MEM's history is updated either way.
     """
     cfg = self.config
     batch, objects = object_probs.shape[:2]
+    history = jnp.concatenate([state.history[:, 1:], object_probs[:, None].astype(state.history.dtype)], axis=1)
+    if not store:
+      return state.replace(history=history)
     values = self.mask_encoder(frame, object_probs, features.stride16)  # M_T: [B, K, h, w, C_M]
     values = values.reshape(batch, objects, -1, cfg.value_dim)
     key = features.key.reshape(batch, -1, cfg.key_dim)
@@ -166,8 +173,9 @@ class VOSNet(nn.Module):
       matcher = gc.update_global_context(state.matcher, frame_ctx, state.object_valid)
     else:
       write = state.frame_index % cfg.memory_every == 0
+      if joining is not None:
+        write = write | jnp.any(joining, axis=1)
       matcher = mb.write_memory_bank(state.matcher, key, values, write)
-    history = jnp.concatenate([state.history[:, 1:], object_probs[:, None].astype(state.history.dtype)], axis=1)
     return state.replace(matcher=matcher, history=history)
 
   # ------------------------------------------------------------------------------------------------ segmentation
@@ -210,8 +218,8 @@ class VOSNet(nn.Module):
     return soft_aggregate(object_logits.reshape(batch, objects, height, width), state.object_valid)
 
   def step_from_features(self, state: TrackerState, features: FrameFeatures, frame: jax.Array,
-                         new_masks: jax.Array | None = None,
-                         new_objects: jax.Array | None = None) -> tuple[TrackerState, jax.Array]:
+                         new_masks: jax.Array | None = None, new_objects: jax.Array | None = None,
+                         store: bool = True) -> tuple[TrackerState, jax.Array]:
     """Segments one frame whose features are already computed, then memorises it.
 
     Args:
@@ -220,7 +228,9 @@ class VOSNet(nn.Module):
       frame: [B, H, W, 3] this frame.
       new_masks: optional [B, K, H, W] given masks of objects that first appear in this frame.
       new_objects: optional [B, K] bool, the slots of `new_masks` that join here. Their given mask replaces the
-        prediction (and is removed from the other objects); earlier frames are untouched.
+        prediction (and is removed from the other objects) and fills their MEM history; earlier frames are
+        untouched.
+      store: static; see `memorize`.
 
     Returns:
       (the new state, [B, K + 1, H, W] logits of this frame).
@@ -234,16 +244,24 @@ class VOSNet(nn.Module):
       given_union = jnp.clip(jnp.sum(given, axis=1, keepdims=True), 0.0, 1.0)
       object_probs = jnp.where(joining, given, probs[:, 1:] * (1.0 - given_union))
       background = jnp.clip(1.0 - jnp.sum(object_probs, axis=1, keepdims=True), 0.0, 1.0)
-      probs = jnp.concatenate([background, object_probs], axis=1)
-      logits = jnp.log(jnp.clip(probs, 1e-7, 1.0))
-      state = state.replace(object_valid=state.object_valid | new_objects.astype(bool))
-    state = self.memorize(state, features, frame, probs[:, 1:])
+      # Only where an object joins do the outputs change (so a frame with no join gives the same logits).
+      any_joining = jnp.any(joining, axis=(1, 2, 3))[:, None, None, None]
+      probs = jnp.where(any_joining, jnp.concatenate([background, object_probs], axis=1), probs)
+      logits = jnp.where(any_joining, jnp.log(jnp.clip(probs, 1e-7, 1.0)), logits)
+      # A joining object has no past predictions: its given mask stands for them, as at the reference frame.
+      history = jnp.where(joining[:, None], given[:, None], state.history)
+      state = state.replace(object_valid=state.object_valid | new_objects.astype(bool), history=history)
+    joining_flags = None if new_objects is None else new_objects.astype(bool)
+    state = self.memorize(state, features, frame, probs[:, 1:], joining_flags, store)
     return state, logits
 
   def step(self, state: TrackerState, frame: jax.Array, new_masks: jax.Array | None = None,
-           new_objects: jax.Array | None = None) -> tuple[TrackerState, jax.Array]:
-    """Encodes, segments and memorises one frame: [B, H, W, 3] -> (state, [B, K + 1, H, W] logits)."""
-    return self.step_from_features(state, self.encode_frame(frame), frame, new_masks, new_objects)
+           new_objects: jax.Array | None = None, store: bool = True) -> tuple[TrackerState, jax.Array]:
+    """Encodes, segments and memorises one frame: [B, H, W, 3] -> (state, [B, K + 1, H, W] logits).
+
+    Jit it with `static_argnames='store'` (see `step_from_features`).
+    """
+    return self.step_from_features(state, self.encode_frame(frame), frame, new_masks, new_objects, store)
 
   def start(self, frame: jax.Array, masks: jax.Array, object_valid: jax.Array,
             memory_capacity: int | None = None) -> TrackerState:

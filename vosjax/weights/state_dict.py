@@ -35,11 +35,22 @@ class _StorageType:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *unused):
+  """A tensor view of a storage, after checking that the view stays inside the storage (a crafted file could
+  otherwise make `as_strided` read outside it)."""
+  if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+    raise CheckpointFormatError(f'a tensor is built on {type(storage).__name__}, not on a storage')
+  size, stride = tuple(size), tuple(stride)
+  integers = all(isinstance(v, int) and not isinstance(v, bool) for v in (offset,) + size + stride)
+  if not integers or len(size) != len(stride) or offset < 0 or any(v < 0 for v in size + stride):
+    raise CheckpointFormatError(f'a tensor has an invalid layout: offset {offset!r}, size {size!r}, stride {stride!r}')
+  if 0 in size:
+    return np.zeros(size, storage.dtype)
+  last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+  if last >= storage.size:
+    raise CheckpointFormatError(f'a tensor of size {size} with stride {stride} at offset {offset} reaches element '
+                                f'{last} of a storage of {storage.size} elements')
   itemsize = storage.dtype.itemsize
-  if not size:
-    return storage[offset].copy().reshape(())
-  view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                         strides=tuple(s * itemsize for s in stride))
+  view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size, strides=tuple(s * itemsize for s in stride))
   return np.array(view)
 
 
@@ -56,6 +67,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     self._prefix = prefix
     self._path = path
     self._byteorder = byteorder
+    self._storages: dict[str, np.ndarray] = {}  # tensors may share a storage; read each once
 
   def find_class(self, module, name):
     if (module, name) == ('collections', 'OrderedDict'):
@@ -75,12 +87,22 @@ class _RestrictedUnpickler(pickle.Unpickler):
     _, storage_type, key, _location, numel = pid
     if not isinstance(storage_type, _StorageType):
       raise CheckpointFormatError(f'{self._path}: unsupported storage type {storage_type!r}')
-    data = self._archive.read(f'{self._prefix}/data/{key}')
+    if key in self._storages:
+      return self._storages[key]
+    name = f'{self._prefix}/data/{key}' if self._prefix else f'data/{key}'
+    try:
+      data = self._archive.read(name)
+    except KeyError:
+      raise CheckpointFormatError(f'{self._path}: the archive has no storage {name}') from None
     dtype = storage_type.dtype.newbyteorder('<' if self._byteorder == 'little' else '>')
+    if len(data) % dtype.itemsize:
+      raise CheckpointFormatError(f'{self._path}: storage {name} has {len(data)} bytes, not a whole number of '
+                                  f'{dtype.name} values')
     array = np.frombuffer(data, dtype=dtype)
     if array.size != numel:
       raise CheckpointFormatError(f'{self._path}: storage {key} holds {array.size} values, expected {numel}')
-    return array.astype(storage_type.dtype.newbyteorder('='))
+    self._storages[key] = array.astype(storage_type.dtype.newbyteorder('='))
+    return self._storages[key]
 
 
 def _read_pth(path: str) -> dict:
@@ -96,7 +118,13 @@ def _read_pth(path: str) -> dict:
     byteorder_name = f'{prefix}/byteorder' if prefix else 'byteorder'
     byteorder = archive.read(byteorder_name).decode() if byteorder_name in archive.namelist() else 'little'
     with archive.open(pickles[0]) as f:
-      obj = _RestrictedUnpickler(f, archive, prefix, path, byteorder).load()
+      try:
+        obj = _RestrictedUnpickler(f, archive, prefix, path, byteorder).load()
+      except CheckpointFormatError as error:
+        message = str(error)
+        raise CheckpointFormatError(message if message.startswith(path) else f'{path}: {message}') from None
+      except (pickle.UnpicklingError, EOFError, TypeError, ValueError) as error:
+        raise CheckpointFormatError(f'{path}: corrupt checkpoint pickle ({error!r})') from None
   if isinstance(obj, dict) and 'state_dict' in obj and isinstance(obj['state_dict'], dict):
     obj = obj['state_dict']
   if not isinstance(obj, dict):
