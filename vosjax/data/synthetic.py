@@ -16,7 +16,10 @@ DIR/ImageSets/2017/{train,val}.txt. (The folder is named 480p for the layout's s
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import functools
+import multiprocessing
 import os
 import shutil
 import time
@@ -153,8 +156,17 @@ def _render_blob(blob: _Blob, t: int, yy: np.ndarray, xx: np.ndarray) -> tuple[n
   return inside, colours
 
 
-def render_video(rng: np.random.Generator, spec: SyntheticSpec, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-  """One video: ([T, H, W, 3] uint8 frames, [T, H, W] uint8 object ids)."""
+@dataclasses.dataclass(frozen=True)
+class SceneInfo:
+  """Facts about a generated video that its masks alone do not show."""
+
+  num_targets: int
+  num_distractors: int
+
+
+def render_video(rng: np.random.Generator, spec: SyntheticSpec,
+                 num_frames: int) -> tuple[np.ndarray, np.ndarray, SceneInfo]:
+  """One video: ([T, H, W, 3] uint8 frames, [T, H, W] uint8 object ids, SceneInfo)."""
   yy, xx = np.mgrid[0:spec.height, 0:spec.width].astype(np.float32)
   for _ in range(100):  # until every target is well visible in the first frame
     num_targets = int(rng.integers(1, spec.max_objects + 1))
@@ -186,7 +198,23 @@ def render_video(rng: np.random.Generator, spec: SyntheticSpec, num_frames: int)
     canvas *= np.float32(1.0 + flicker_amount * np.sin(flicker_speed * t))
     canvas += 3.0 * rng.standard_normal(canvas.shape, dtype=np.float32)
     frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)
-  return frames, ids
+  return frames, ids, SceneInfo(num_targets=num_targets, num_distractors=len(distractors))
+
+
+def video_rng(seed: int, split: str, index: int) -> np.random.Generator:
+  """The generator of one video: videos are independent of each other and of how many are generated."""
+  return np.random.default_rng([seed, {'train': 0, 'val': 1}[split], index])
+
+
+def _write_video(out: str, seed: int, spec: SyntheticSpec, split: str, index: int) -> str:
+  rng = video_rng(seed, split, index)
+  frame_range = spec.train_frames if split == 'train' else spec.val_frames
+  name = f'{split}{index:03d}'
+  frames, ids, _ = render_video(rng, spec, int(rng.integers(frame_range[0], frame_range[1] + 1)))
+  for t in range(len(frames)):
+    write_jpeg(os.path.join(out, 'JPEGImages', '480p', name, f'{t:05d}.jpg'), frames[t])
+    write_indexed_png(os.path.join(out, 'Annotations', '480p', name, f'{t:05d}.png'), ids[t])
+  return name
 
 
 def _draw(objects, t, yy, xx, canvas):
@@ -199,27 +227,22 @@ def _draw(objects, t, yy, xx, canvas):
   return canvas, ids
 
 
-def write_dataset(out: str, seed: int = 0, spec: SyntheticSpec = SyntheticSpec(), verbose: bool = False) -> str:
-  """Generates the dataset into `out` (DAVIS 2017 layout) and returns `out`."""
-  split_names = {'train': [], 'val': []}
-  for split_index, (split, count, frame_range) in enumerate(
-      (('train', spec.train_videos, spec.train_frames), ('val', spec.val_videos, spec.val_frames))):
-    for index in range(count):
-      rng = np.random.default_rng([seed, split_index, index])
-      name = f'{split}{index:03d}'
-      frames, ids = render_video(rng, spec, int(rng.integers(frame_range[0], frame_range[1] + 1)))
-      for t in range(len(frames)):
-        write_jpeg(os.path.join(out, 'JPEGImages', '480p', name, f'{t:05d}.jpg'), frames[t])
-        write_indexed_png(os.path.join(out, 'Annotations', '480p', name, f'{t:05d}.png'), ids[t])
-      split_names[split].append(name)
-      if verbose:
-        print(f'\r{split} {index + 1}/{count}', end='', flush=True)
+def write_dataset(out: str, seed: int = 0, spec: SyntheticSpec = SyntheticSpec(), verbose: bool = False,
+                  processes: int | None = None) -> str:
+  """Generates the dataset into `out` (DAVIS 2017 layout), in `processes` processes (default: one per core)."""
+  jobs = [('train', i) for i in range(spec.train_videos)] + [('val', i) for i in range(spec.val_videos)]
+  processes = processes or min(os.cpu_count() or 1, 8)
+  if processes > 1:
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context('spawn')) as pool:
+      names = list(pool.map(functools.partial(_write_video, out, seed, spec), *zip(*jobs)))
+  else:
+    names = [_write_video(out, seed, spec, split, index) for split, index in jobs]
   os.makedirs(os.path.join(out, 'ImageSets', '2017'), exist_ok=True)
-  for split, names in split_names.items():
+  for split in ('train', 'val'):
     with open(os.path.join(out, 'ImageSets', '2017', f'{split}.txt'), 'w') as f:
-      f.write('\n'.join(names) + '\n')
+      f.write('\n'.join(n for n in names if n.startswith(split)) + '\n')
   if verbose:
-    print()
+    print(f'{len(names)} videos')
   return out
 
 
