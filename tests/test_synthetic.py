@@ -74,3 +74,14 @@ def test_command_line_and_cache(tmp_path):
   assert ensure_dataset(str(tmp_path / 'cache'), seed=1, spec=SMALL) == cached  # not generated twice
   assert os.path.getmtime(os.path.join(cached, 'ImageSets', '2017', 'val.txt')) == stamp
   assert not [p for p in os.listdir(tmp_path) if 'partial' in p]
+
+
+def test_copying_the_first_mask_scores_below_0_45_on_the_val_split():
+  from vosjax.metrics import score_sequence, summarize
+  spec = SyntheticSpec()  # the default dataset, rendered in memory exactly as write_dataset renders it
+  scores = []
+  for index in range(spec.val_videos):
+    rng = video_rng(0, 'val', index)
+    _, ids, _ = render_video(rng, spec, int(rng.integers(spec.val_frames[0], spec.val_frames[1] + 1)))
+    scores.append(score_sequence(ids, np.broadcast_to(ids[0], ids.shape), sequence=f'val{index:03d}'))
+  assert summarize(scores).global_results['J&F-Mean'] < 0.45
