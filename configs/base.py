@@ -1,13 +1,13 @@
-"""Shared defaults that every config imports: the paper's network (section 3 of the paper).
+"""Shared defaults that every config imports: the paper's network and training settings (its sections 3 and 4.2).
 
-Variants override fields, e.g. `config.model.update(vosjax.models.tiny_config().__dict__)`, or from the command line
-(`--config.model.use_cam=False`).
+Any field can be overridden from the command line, e.g. `--config.optim.lr=1e-4 --config.model.use_cam=False`.
 """
 
 import dataclasses
 
 import ml_collections
 
+from vosjax.data.clip_sampling import ClipConfig
 from vosjax.models import paper_config
 
 
@@ -18,5 +18,34 @@ def model_block(model_config=None) -> ml_collections.ConfigDict:
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
+  config.seed = 0
   config.model = model_block()
+  config.data = ml_collections.ConfigDict(dict(
+      sources='davis:1',  # 'name:weight,...' over synthetic, davis, davis2016, youtube_vos, coco, tfds_davis
+      synthetic_root='',  # '' = generate into the cache folder (~/.cache/vosjax, $VOSJAX_CACHE)
+      synthetic_seed=0,
+      davis_root='data/DAVIS',
+      davis_resolution='480p',
+      youtube_vos_root='data/YouTubeVOS',
+      coco_root='data/COCO',
+      tfds_data_dir='',
+      num_workers=2,  # grain worker processes
+      val_source='',  # the dataset whose val split validation uses ('' = no validation)
+      val_videos=0,  # 0 = every video of the val split
+  ))
+  config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
+  config.optim = ml_collections.ConfigDict(dict(lr=1e-5, train_bn_affine=True, clip_grad_norm=0.0))
+  config.loss = ml_collections.ConfigDict(dict(bootstrap_fraction=1.0))
+  config.train = ml_collections.ConfigDict(dict(
+      batch_size=4,  # global, over all devices and hosts
+      num_steps=150_000,
+      log_every=50,
+      checkpoint_every=2_000,
+      keep_checkpoints=3,
+      eval_every=10_000,
+      remat=False,
+      init_from='',  # a workdir whose latest checkpoint initialises the network (main training after pre-training)
+      imagenet_frame_encoder='',  # torchvision resnet50 .pth/.npz/.safetensors
+      imagenet_mask_encoder='',  # torchvision resnet18
+  ))
   return config

@@ -17,10 +17,41 @@ def _load(path):
   return module.get_config()
 
 
-@pytest.mark.parametrize('path', sorted(CONFIG_DIR.glob('*.py')), ids=lambda p: p.name)
+@pytest.mark.parametrize('path', sorted(p for p in CONFIG_DIR.glob('*.py') if not p.name.startswith('_')),
+                         ids=lambda p: p.name)
 def test_config_loads_and_builds_the_model_config(path):
+  from vosjax.training.datasets import clip_config, parse_sources
   config = _load(path)
   assert isinstance(ModelConfig.from_dict(config.model.to_dict()), ModelConfig)
+  assert clip_config(config).num_frames >= 2
+  assert parse_sources(config.data.sources)
+  config.lock()
+  with pytest.raises(AttributeError):
+    config.train.no_such_field = 1  # locked: a misspelt override fails
+
+
+def test_paper_values_in_the_video_configs():
+  for name in ('davis.py', 'youtube_vos.py', 'main.py'):
+    config = _load(CONFIG_DIR / name)
+    assert config.optim.lr == 1e-5 and config.train.batch_size == 4
+    assert config.clip.num_frames == 10 and config.clip.crop_size == 384
+    assert (config.clip.max_skip, config.clip.skip_growth, config.clip.skip_growth_epochs) == (10, 5, 20)
+    assert ModelConfig.from_dict(config.model.to_dict()) == paper_config()
+  assert _load(CONFIG_DIR / 'main.py').data.sources == 'davis:5,youtube_vos:1'
+  assert _load(CONFIG_DIR / 'coco_pretrain.py').clip.num_frames == 3
+
+
+def test_missing_dataset_root_stops_before_compiling(tmp_path):
+  from vosjax.data import DatasetError
+  from vosjax.training.train_lib import train_and_evaluate
+  config = _load(CONFIG_DIR / 'davis.py')
+  config.data.davis_root = str(tmp_path / 'no_davis_here')
+  with pytest.raises(DatasetError, match=r'no_davis_here.*davischallenge.org'):
+    train_and_evaluate(config, str(tmp_path / 'work'))
+  config = _load(CONFIG_DIR / 'main.py')
+  config.data.davis_root = str(tmp_path)  # exists, but is not a DAVIS folder
+  with pytest.raises(DatasetError, match='not a DAVIS folder.*JPEGImages/480p'):
+    train_and_evaluate(config, str(tmp_path / 'work'))
 
 
 def test_base_config_is_the_paper_network():

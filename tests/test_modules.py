@@ -65,6 +65,14 @@ def test_decoder_and_skip_projection_shapes():
   assert logits.dtype == jnp.float32
 
 
+def test_matmul_resize_equals_jax_image_resize():
+  from vosjax.models.decoder import resize_to
+  x = jax.random.normal(jax.random.key(3), (2, 5, 7, 3))
+  for height, width in ((20, 28), (17, 33), (5, 7), (65, 97)):
+    expected = jax.image.resize(x, (2, height, width, 3), method='bilinear')
+    np.testing.assert_allclose(resize_to(x, height, width), expected, atol=1e-5)
+
+
 def test_mask_encoder_shapes():
   config = tiny_config()
   frame = jnp.zeros((2, 65, 97, 3))

@@ -7,16 +7,41 @@ frame only, so they run once per frame (`SkipProjection`) and are shared by ever
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vosjax.models.residual import ResidualBlock
 
 
+@functools.lru_cache(maxsize=64)
+def _interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
+  """[out, in] bilinear weights with half-pixel centres, edges clamped (jax.image.resize's 'bilinear' when
+  upsampling; torch's align_corners=False)."""
+  source = np.clip((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0, in_size - 1)
+  low = np.floor(source).astype(int)
+  high = np.minimum(low + 1, in_size - 1)
+  fraction = source - low
+  matrix = np.zeros((out_size, in_size), np.float32)
+  np.add.at(matrix, (np.arange(out_size), low), 1 - fraction)
+  np.add.at(matrix, (np.arange(out_size), high), fraction)
+  return matrix
+
+
 def resize_to(x: jax.Array, height: int, width: int) -> jax.Array:
-  """Bilinear resize of [B, h, w, C] to [B, height, width, C] (half-pixel centres, as torch align_corners=False)."""
-  return jax.image.resize(x, (x.shape[0], height, width, x.shape[-1]), method='bilinear')
+  """Bilinear upsampling of [B, h, w, C] to [B, height, width, C] as two matrix products.
+
+  Same numbers as `jax.image.resize(..., 'bilinear')` for upsampling, but its gradient is a matmul rather than
+  a scatter-add, which XLA compiles and runs much faster on CPU. (Downsampling would need antialiasing: refused.)
+  """
+  if height < x.shape[1] or width < x.shape[2]:
+    raise ValueError(f'resize_to upsamples only: {x.shape[1:3]} -> {(height, width)}')
+  rows = jnp.asarray(_interpolation_matrix(height, x.shape[1]), x.dtype)
+  cols = jnp.asarray(_interpolation_matrix(width, x.shape[2]), x.dtype)
+  return jnp.einsum('Hh,bhwc,Ww->bHWc', rows, x, cols)
 
 
 class SkipProjection(nn.Module):

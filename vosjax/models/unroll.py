@@ -14,7 +14,8 @@ def memory_frames_in_clip(num_frames: int, memory_every: int) -> int:
 
 
 def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array, object_valid: jax.Array,
-                new_masks: jax.Array | None = None, new_objects: jax.Array | None = None) -> jax.Array:
+                new_masks: jax.Array | None = None, new_objects: jax.Array | None = None,
+                remat: bool = False) -> jax.Array:
   """Segments frames 1..T-1 of a clip from the masks of frame 0, as frame-by-frame inference would.
 
   All T frames go through the frame encoder in one batch (each frame once). The state (GAM's context or the memory
@@ -30,6 +31,8 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
     object_valid: [B, K] bool, the objects present in frame 0 (the other slots are padding or join later).
     new_masks: optional [B, T, K, H, W] given masks of objects that join mid-clip (frame 0's entry is unused).
     new_objects: optional [B, T, K] bool, which slots join at which frame.
+    remat: recompute each scan step's activations in the backward pass instead of storing them (less memory for
+      long clips at high resolution, about one more forward pass of compute).
 
   Returns:
     [B, T - 1, K + 1, H, W] float32 logits of frames 1..T-1 (channel 0: background).
@@ -58,10 +61,13 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
     return model.apply(variables, carry, inputs['features'], inputs['frame'], inputs.get('new_masks'),
                        inputs.get('new_objects'), store, method=VOSNet.step_from_features)
 
+  body = lambda c, x: step(c, x, True)
+  if remat:
+    body = jax.checkpoint(body)
   logits = []
   if num_frames > 2:
     middle = jax.tree.map(lambda x: x[:-1], per_frame)
-    state, middle_logits = jax.lax.scan(lambda c, x: step(c, x, True), state, middle)
+    state, middle_logits = jax.lax.scan(body, state, middle)
     logits.append(middle_logits)
   _, last_logits = step(state, jax.tree.map(lambda x: x[-1], per_frame), False)
   logits.append(last_logits[None])

@@ -1,0 +1,88 @@
+"""The train step: frozen batch-norm, the BN-affine switch, the loss, and data parallelism over 4 devices."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vosjax.models import VOSNet, init_variables, tiny_config
+from vosjax.training.loss import mean_iou, segmentation_loss
+from vosjax.training.sharding import batch_sharding, data_mesh, replicated
+from vosjax.training.train_state import batch_norm_labels, create_train_state, make_optimizer
+from vosjax.training.train_step import make_train_step
+
+MODEL = VOSNet(tiny_config())
+
+
+@functools.lru_cache(maxsize=None)
+def _variables():
+  return init_variables(MODEL, seed=0)
+
+
+def _batch(batch_size=4, frames=3, size=32, objects=2, seed=0):
+  rng = np.random.default_rng(seed)
+  labels = np.zeros((batch_size, frames, size, size), np.uint8)
+  for b in range(batch_size):
+    for t in range(frames):
+      labels[b, t, 4 + t:14 + t, 4:14] = 1
+      labels[b, t, 18:28, 16 + t:26 + t] = 2
+  return {'frames': rng.integers(0, 255, (batch_size, frames, size, size, 3), dtype=np.uint8),
+          'labels': labels, 'object_valid': np.ones((batch_size, objects), bool)}
+
+
+def test_batch_norm_statistics_never_change_and_bn_affine_can_be_frozen():
+  for train_bn_affine in (True, False):
+    optimizer = make_optimizer(1e-2, train_batch_norm_affine=train_bn_affine)
+    state = create_train_state(_variables(), optimizer)
+    step = jax.jit(make_train_step(MODEL, optimizer))
+    new_state, metrics = step(state, _batch())
+    new_state, metrics = step(new_state, _batch(seed=1))
+    assert np.isfinite(float(metrics['loss'])) and 0 <= float(metrics['iou']) <= 1
+    for old, new in zip(jax.tree.leaves(state.batch_stats), jax.tree.leaves(new_state.batch_stats)):
+      np.testing.assert_array_equal(old, new)  # bit-identical
+    labels = jax.tree.leaves(batch_norm_labels(state.params))
+    changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.params),
+                                                         jax.tree.leaves(new_state.params))]
+    bn_changed = [c for c, label in zip(changed, labels) if label == 'bn']
+    other_changed = [c for c, label in zip(changed, labels) if label == 'other']
+    assert bn_changed and all(other_changed)
+    assert all(bn_changed) if train_bn_affine else not any(bn_changed)
+    assert int(new_state.step) == 2
+
+
+def test_loss_sums_frames_and_bootstraps_the_hardest_pixels():
+  logits = jnp.zeros((1, 2, 3, 4, 4)).at[0, 0, 1, :2].set(5.0)  # frame 0: rows 0-1 confidently object 1
+  labels = jnp.zeros((1, 2, 4, 4), jnp.int32).at[0, 0, :2].set(1).at[0, 1, 2:].set(1)  # frame 1: object missed
+  uniform = np.log(3.0)  # cross-entropy of a uniform prediction
+  confident = float(-jax.nn.log_softmax(jnp.array([0.0, 5.0, 0.0]))[1])
+  plain = segmentation_loss(logits, labels)
+  np.testing.assert_allclose(plain, (8 * confident + 8 * uniform) / 16 + uniform, rtol=1e-6)  # summed over frames
+  hardest = segmentation_loss(logits, labels, bootstrap_fraction=0.5)  # the 8 worst pixels of each frame
+  np.testing.assert_allclose(hardest, uniform + uniform, rtol=1e-6)
+  valid = jnp.array([[True, False]])
+  np.testing.assert_allclose(mean_iou(logits, labels, valid), (1.0 + 0.0) / 2)  # frame 0 perfect, frame 1 missed
+  empty = labels.at[0, 1].set(0)
+  np.testing.assert_allclose(mean_iou(logits, empty, valid), 1.0)  # an empty union counts as 1
+
+
+def test_four_devices_give_the_same_step_as_one():
+  assert len(jax.devices()) == 4, 'tests/conftest.py asks for 4 virtual CPU devices'
+  optimizer = make_optimizer(1e-3)
+  step_fn = make_train_step(MODEL, optimizer)
+  batch = _batch(batch_size=4)
+  results = []
+  for devices in (jax.devices()[:1], jax.devices()):
+    mesh = data_mesh(devices)
+    state = jax.device_put(create_train_state(_variables(), optimizer), replicated(mesh))
+    sharded = jax.device_put(batch, batch_sharding(mesh))
+    step = jax.jit(step_fn, in_shardings=(replicated(mesh), batch_sharding(mesh)),
+                   out_shardings=(replicated(mesh), replicated(mesh)))
+    new_state, metrics = step(state, sharded)
+    assert new_state.params['key_proj']['kernel'].sharding.is_fully_replicated
+    results.append((jax.device_get(new_state.params), float(metrics['loss'])))
+  (one, loss_one), (four, loss_four) = results
+  assert loss_one == pytest.approx(loss_four, rel=1e-5)
+  for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(four)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)  # Adam's first step amplifies float noise in tiny grads

@@ -1,0 +1,38 @@
+"""Trains vosjax: `python train.py --config configs/davis.py --workdir runs/davis`.
+
+With no flags it trains the embedded default (the synthetic dataset, a tiny network) in `runs/synthetic`. Any config
+field can be overridden (`--config.optim.lr=1e-4`). A workdir with checkpoints resumes from the latest. For several
+hosts, start one process per host with the same flags plus --coordinator_address/--num_processes/--process_id (or
+none of them where `jax.distributed.initialize()` detects the cluster, e.g. under SLURM with --distributed).
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
+config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
+flags.DEFINE_string('workdir', 'runs/synthetic', 'where checkpoints, metrics and the config are written')
+flags.DEFINE_bool('distributed', False, 'call jax.distributed.initialize() (auto-detected cluster)')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for several hosts')
+flags.DEFINE_integer('num_processes', None, 'number of processes (hosts)')
+flags.DEFINE_integer('process_id', None, 'this process')
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS.is_parsed() or flags.FLAGS['verbosity'].using_default_value:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
+  import jax
+  if flags.FLAGS.coordinator_address or flags.FLAGS.distributed:
+    jax.distributed.initialize(flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id)
+  from vosjax.training.train_lib import train_and_evaluate
+  train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,197 @@
+"""The training loop: data, sharded init or resume, jitted steps, logging, checkpoints, validation.
+
+`train_and_evaluate(config, workdir)` is what `train.py` runs. Faults: a run started on a workdir with checkpoints
+resumes from the latest (state and input position); a non-finite loss stops the run naming the step, before any
+checkpoint could store it; Ctrl-C saves a checkpoint, then stops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vosjax.data.pipeline import training_dataset
+from vosjax.evaluation import copy_first_frame, evaluate_videos
+from vosjax.inference import VideoSegmenter
+from vosjax.models import ModelConfig, VOSNet, init_variables
+from vosjax.training import checkpoints
+from vosjax.training.datasets import clip_config, training_sources, validation_videos
+from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, replicated
+from vosjax.training.train_state import TrainState, create_train_state, make_optimizer
+from vosjax.training.train_step import make_train_step
+from vosjax.weights import load_imagenet_encoders
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss became NaN or Inf; the message names the step."""
+
+
+def _initial_variables(config, model: VOSNet) -> dict:
+  variables = init_variables(model, seed=config.seed)
+  train = config.train
+  if train.imagenet_frame_encoder or train.imagenet_mask_encoder:
+    variables = load_imagenet_encoders(variables, train.imagenet_frame_encoder or None,
+                                       train.imagenet_mask_encoder or None)
+  if train.init_from:  # a previous stage's checkpoint (e.g. COCO pre-training before main training)
+    manager = checkpoints.checkpoint_manager(train.init_from)
+    abstract = jax.eval_shape(lambda: create_train_state(variables, make_optimizer(1.0)))
+    state, _ = checkpoints.restore(manager, abstract)
+    variables = state.variables
+  return variables
+
+
+def _format_eta(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return '?'
+  minutes, secs = divmod(int(seconds), 60)
+  hours, minutes = divmod(minutes, 60)
+  return f'{hours}h{minutes:02d}m{secs:02d}s' if hours else f'{minutes}m{secs:02d}s'
+
+
+class _MetricWriter:
+  """JSON lines in <workdir>/metrics.jsonl and TensorBoard events in <workdir>/tensorboard (host 0 only)."""
+
+  def __init__(self, workdir: str):
+    self._active = jax.process_index() == 0
+    if self._active:
+      from tensorboardX import SummaryWriter
+      self._json = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    if not self._active:
+      return
+    self._json.write(json.dumps({'step': step, **metrics}) + '\n')
+    self._json.flush()
+    for name, value in metrics.items():
+      self._tensorboard.add_scalar(name, value, step)
+    self._tensorboard.flush()
+
+  def close(self) -> None:
+    if self._active:
+      self._json.close()
+      self._tensorboard.close()
+
+
+def validate(model: VOSNet, state: TrainState, videos, max_objects: int) -> dict[str, float]:
+  """J&F of the current parameters on the validation videos."""
+  params = jax.device_get(state.variables)
+  summary, stats = evaluate_videos(VideoSegmenter(model, params, num_objects=max_objects), videos)
+  return {'val_JF': summary.global_results['J&F-Mean'], 'val_J': summary.global_results['J-Mean'],
+          'val_F': summary.global_results['F-Mean'], 'val_fps': stats['fps']}
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+  """Trains as `config` says, in `workdir`; returns the final metrics (including the last validation)."""
+  train = config.train
+  os.makedirs(workdir, exist_ok=True)
+  # Everything that can fail on bad input happens before anything compiles.
+  sources = training_sources(config.data)
+  val_videos = validation_videos(config.data)
+  clips = clip_config(config)
+  model = VOSNet(ModelConfig.from_dict(config.model.to_dict()))
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=1))
+
+  mesh = data_mesh()
+  local_batch_size = check_batch_size(train.batch_size, mesh)
+  optimizer = make_optimizer(config.optim.lr, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
+  state_sharding = replicated(mesh)
+  dataset = training_dataset(sources, clips, local_batch_size, seed=config.seed, num_workers=config.data.num_workers,
+                             shard_index=jax.process_index(), shard_count=jax.process_count())
+  data_iterator = iter(dataset)
+  manager = checkpoints.checkpoint_manager(workdir, max_to_keep=train.keep_checkpoints)
+
+  abstract_state = jax.eval_shape(lambda: create_train_state(init_variables(model, config.seed), optimizer))
+  abstract_state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=state_sharding),
+                                abstract_state)
+  if manager.latest_step() is not None:
+    state, start_step = checkpoints.restore(manager, abstract_state, data_iterator)
+    print(f'Resuming from the checkpoint of step {start_step} in {workdir}', flush=True)
+  else:
+    variables = _initial_variables(config, model)
+    state = jax.device_put(create_train_state(variables, optimizer), state_sharding)
+    start_step = 0
+
+  train_step = jax.jit(make_train_step(model, optimizer, bootstrap_fraction=config.loss.bootstrap_fraction,
+                                       remat=train.remat),
+                       in_shardings=(state_sharding, None), out_shardings=(state_sharding, state_sharding),
+                       donate_argnums=0)
+  writer = _MetricWriter(workdir)
+  pending: list[tuple[int, dict]] = []  # device metrics not yet fetched (fetched at log and checkpoint steps)
+  broken_videos = 0
+  last: dict[str, Any] = {}
+
+  def check_pending() -> dict[str, float]:
+    """Fetches the pending metrics, raising on a non-finite loss; returns the means of the fetched ones."""
+    nonlocal pending
+    fetched = jax.device_get(pending)
+    pending = []
+    for step, metrics in fetched:
+      if not np.isfinite(metrics['loss']):
+        raise NonFiniteLossError(f'the loss is {metrics["loss"]} at step {step}; stopping without saving this state '
+                                 f'(the last checkpoint is step {manager.latest_step()})')
+    if not fetched:
+      return {}
+    return {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[0][1]}
+
+  def save(step: int) -> None:
+    check_pending()
+    checkpoints.save(manager, step, state, data_iterator)
+
+  began = time.time()
+  window_start, window_step = time.time(), start_step  # the rate is measured over the last logging interval
+  step = start_step
+  try:
+    while step < train.num_steps:
+      batch = next(data_iterator)
+      broken_videos += int(np.sum(batch.pop('broken_skipped')))
+      state, metrics = train_step(state, global_batch(batch, mesh))
+      step += 1
+      pending.append((step, metrics))
+      if step % train.log_every == 0 or step == train.num_steps:
+        means = check_pending()
+        now = time.time()
+        rate = (step - window_step) / max(now - window_start, 1e-9)
+        window_start, window_step = now, step
+        means.update(clips_per_s=rate * train.batch_size, learning_rate=config.optim.lr, broken_videos=broken_videos)
+        writer.write(step, means)
+        eta = _format_eta((train.num_steps - step) / rate if rate > 0 else float('inf'))
+        print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
+              f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
+        last.update(means)
+      if step % train.checkpoint_every == 0 and step < train.num_steps:
+        save(step)
+      if val_videos and train.eval_every and step % train.eval_every == 0 and step < train.num_steps:
+        results = validate(model, state, val_videos, clips.max_objects)
+        writer.write(step, results)
+        print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
+  except KeyboardInterrupt:
+    print(f'\nInterrupted at step {step}: saving a checkpoint ...', flush=True)
+    save(step)
+    manager.wait_until_finished()
+    writer.close()
+    raise
+  save(step)
+  manager.wait_until_finished()
+  if val_videos:
+    baseline = copy_first_frame(val_videos).global_results['J&F-Mean']
+    results = validate(model, state, val_videos, clips.max_objects)
+    results['copy_first_frame_JF'] = baseline
+    writer.write(step, results)
+    last.update(results)
+    print(f'Final validation on {len(val_videos)} {config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
+          f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
+          f'trained {step} steps in {_format_eta(time.time() - began)}', flush=True)
+  writer.close()
+  last['step'] = step
+  return last

@@ -1,0 +1,59 @@
+"""The train state and the optimiser (Adam; batch-norm statistics frozen; BN affine trainable or frozen)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a training step reads and writes.
+
+  Attributes:
+    step: [] int32, steps taken.
+    params: the trainable parameters (VOSNet's 'params' collection).
+    batch_stats: batch-norm running statistics; never updated (the paper's frozen BN).
+    opt_state: the optimiser's state.
+  """
+
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+  @property
+  def variables(self) -> dict:
+    return {'params': self.params, 'batch_stats': self.batch_stats}
+
+
+def _is_batch_norm(path: tuple[str, ...]) -> bool:
+  return any(name.startswith('bn') or name == 'downsample_1' for name in path)
+
+
+def batch_norm_labels(params) -> Any:
+  """A pytree like `params` labelling each leaf 'bn' (a batch-norm scale/bias) or 'other'."""
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
+  labels = {path: 'bn' if _is_batch_norm(path) else 'other' for path in flat}
+  return flax.traverse_util.unflatten_dict(labels)
+
+
+def make_optimizer(learning_rate: float, train_batch_norm_affine: bool = True,
+                   clip_grad_norm: float | None = None) -> optax.GradientTransformation:
+  """Adam at `learning_rate` (paper: 1e-5), optionally leaving the batch-norm scale and bias untouched."""
+  chain = [optax.clip_by_global_norm(clip_grad_norm)] if clip_grad_norm else []
+  adam = optax.chain(*chain, optax.adam(learning_rate))
+  if train_batch_norm_affine:
+    return adam
+  return optax.multi_transform({'other': adam, 'bn': optax.set_to_zero()}, batch_norm_labels)
+
+
+def create_train_state(variables: dict, optimizer: optax.GradientTransformation) -> TrainState:
+  """A state at step 0 from network variables ({'params', 'batch_stats'})."""
+  return TrainState(step=jnp.zeros((), jnp.int32), params=variables['params'],
+                    batch_stats=variables['batch_stats'], opt_state=optimizer.init(variables['params']))

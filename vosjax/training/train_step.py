@@ -1,0 +1,45 @@
+"""One training step over a batch of clips: the clip unrolled with `jax.lax.scan`, the loss, Adam."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from vosjax.data.augment import normalize_frames
+from vosjax.data.pipeline import first_frame_masks
+from vosjax.models import VOSNet, unroll_clip
+from vosjax.training.loss import mean_iou, segmentation_loss
+from vosjax.training.train_state import TrainState
+
+
+def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, bootstrap_fraction: float = 1.0,
+                    remat: bool = False) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+  """Builds `train_step(state, batch) -> (state, metrics)` (pure; jit it with the shardings of the caller).
+
+  The batch is the pipeline's: 'frames' [B, T, S, S, 3] uint8, 'labels' [B, T, S, S] uint8, 'object_valid' [B, K].
+  Frame 0's labels are the given masks; the loss covers frames 1..T-1. Batch-norm statistics are read, never
+  written. Metrics stay on the device: 'loss', 'iou', 'grad_norm'.
+  """
+
+  def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+    frames = normalize_frames(batch['frames'])
+    labels = batch['labels'].astype(jnp.int32)
+    object_valid = batch['object_valid'].astype(bool)
+    first_masks = first_frame_masks(labels, object_valid.shape[1])
+
+    def loss_fn(params):
+      variables = {'params': params, 'batch_stats': state.batch_stats}
+      logits = unroll_clip(model, variables, frames, first_masks, object_valid, remat=remat)
+      return segmentation_loss(logits, labels[:, 1:], bootstrap_fraction), logits
+
+    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {'loss': loss, 'iou': mean_iou(logits, labels[:, 1:], object_valid),
+               'grad_norm': optax.tree.norm(grads)}
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
