@@ -25,7 +25,7 @@ flags.DEFINE_integer('process_id', None, 'this process')
 
 def main(argv):
   del argv
-  if not flags.FLAGS.is_parsed() or flags.FLAGS['verbosity'].using_default_value:
+  if not any(arg.startswith(('--verbosity', '--v=', '-v')) for arg in sys.argv[1:]):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
   import jax
   if flags.FLAGS.coordinator_address or flags.FLAGS.distributed:

@@ -24,6 +24,13 @@ def _batch_norm(name: str, dtype) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=True, epsilon=BN_EPSILON, dtype=dtype, name=name)
 
 
+def _conv(features: int, kernel: int, stride: int, name: str, dtype) -> nn.Conv:
+  """A bias-free convolution padded as torch pads it (kernel // 2 on each side)."""
+  pad = kernel // 2
+  return nn.Conv(features, (kernel, kernel), (stride, stride), padding=((pad, pad), (pad, pad)), use_bias=False,
+                 dtype=dtype, name=name)
+
+
 class BasicBlock(nn.Module):
   """Two 3x3 convolutions with a residual connection (ResNet-18/34)."""
 
@@ -34,14 +41,12 @@ class BasicBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, H, W, C_in] -> [B, H / stride, W / stride, width]."""
-    conv = lambda feats, k, s, pad, name: nn.Conv(feats, (k, k), (s, s), padding=pad, use_bias=False,
-                                                  dtype=self.dtype, name=name)
-    y = conv(self.width, 3, self.stride, ((1, 1), (1, 1)), 'conv1')(x)
+    y = _conv(self.width, 3, self.stride, 'conv1', self.dtype)(x)
     y = nn.relu(_batch_norm('bn1', self.dtype)(y))
-    y = conv(self.width, 3, 1, ((1, 1), (1, 1)), 'conv2')(y)
+    y = _conv(self.width, 3, 1, 'conv2', self.dtype)(y)
     y = _batch_norm('bn2', self.dtype)(y)
     if self.stride != 1 or x.shape[-1] != self.width:
-      x = conv(self.width, 1, self.stride, ((0, 0), (0, 0)), 'downsample_0')(x)
+      x = _conv(self.width, 1, self.stride, 'downsample_0', self.dtype)(x)
       x = _batch_norm('downsample_1', self.dtype)(x)
     return nn.relu(x + y)
 
@@ -57,16 +62,14 @@ class Bottleneck(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, H, W, C_in] -> [B, H / stride, W / stride, 4 * width]."""
     out_channels = 4 * self.width
-    conv = lambda feats, k, s, pad, name: nn.Conv(feats, (k, k), (s, s), padding=pad, use_bias=False,
-                                                  dtype=self.dtype, name=name)
-    y = conv(self.width, 1, 1, ((0, 0), (0, 0)), 'conv1')(x)
+    y = _conv(self.width, 1, 1, 'conv1', self.dtype)(x)
     y = nn.relu(_batch_norm('bn1', self.dtype)(y))
-    y = conv(self.width, 3, self.stride, ((1, 1), (1, 1)), 'conv2')(y)
+    y = _conv(self.width, 3, self.stride, 'conv2', self.dtype)(y)
     y = nn.relu(_batch_norm('bn2', self.dtype)(y))
-    y = conv(out_channels, 1, 1, ((0, 0), (0, 0)), 'conv3')(y)
+    y = _conv(out_channels, 1, 1, 'conv3', self.dtype)(y)
     y = _batch_norm('bn3', self.dtype)(y)
     if self.stride != 1 or x.shape[-1] != out_channels:
-      x = conv(out_channels, 1, self.stride, ((0, 0), (0, 0)), 'downsample_0')(x)
+      x = _conv(out_channels, 1, self.stride, 'downsample_0', self.dtype)(x)
       x = _batch_norm('downsample_1', self.dtype)(x)
     return nn.relu(x + y)
 
@@ -96,8 +99,7 @@ class ResNet(nn.Module):
     """
     cfg = self.config
     block_cls = Bottleneck if cfg.block == 'bottleneck' else BasicBlock
-    x = nn.Conv(cfg.stem_width, (7, 7), (2, 2), padding=((3, 3), (3, 3)), use_bias=False, dtype=self.dtype,
-                name='conv1')(x.astype(self.dtype))
+    x = _conv(cfg.stem_width, 7, 2, 'conv1', self.dtype)(x.astype(self.dtype))
     x = nn.relu(_batch_norm('bn1', self.dtype)(x))
     features = {'stem': x}
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))

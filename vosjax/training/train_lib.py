@@ -175,6 +175,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
         results = validate(model, state, val_videos, clips.max_objects)
         writer.write(step, results)
         print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
+        window_start = time.time()  # the training rate excludes validation time
   except KeyboardInterrupt:
     print(f'\nInterrupted at step {step}: saving a checkpoint ...', flush=True)
     save(step)
