@@ -108,7 +108,8 @@ def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path, data_root):
   result = subprocess.run(_command(workdir, data_root, 6, '--config.optim.lr=1e30'), capture_output=True, text=True,
                           env=_env(), timeout=600)
   assert result.returncode != 0
-  assert 'NonFiniteLossError' in result.stderr and 'at step' in result.stderr
+  message = result.stderr.strip().splitlines()[-1]  # the exception's own line
+  assert 'NonFiniteLossError: the loss is' in message and 'at step' in message, result.stderr[-3000:]
   saved = os.listdir(workdir / 'checkpoints') if (workdir / 'checkpoints').is_dir() else []
-  bad_step = int(result.stderr.split('at step ')[1].split(';')[0])
+  bad_step = int(message.split('at step ')[1].split(';')[0])
   assert all(not name.isdigit() or int(name) < bad_step for name in saved)
