@@ -41,9 +41,13 @@ def _initial_variables(config, model: VOSNet) -> dict:
     variables = load_imagenet_encoders(variables, train.imagenet_frame_encoder or None,
                                        train.imagenet_mask_encoder or None)
   if train.init_from:  # a previous stage's checkpoint (e.g. COCO pre-training before main training)
+    # The restore target needs the previous stage's optimiser-state structure: it is taken to have used the same
+    # `optim.train_bn_affine` and `optim.clip_grad_norm` settings as this stage (the learning rate does not matter).
+    optimizer = make_optimizer(1.0, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
     manager = checkpoints.checkpoint_manager(train.init_from)
-    abstract = jax.eval_shape(lambda: create_train_state(variables, make_optimizer(1.0)))
-    state, _ = checkpoints.restore(manager, abstract)
+    abstract = jax.eval_shape(lambda: create_train_state(variables, optimizer))
+    state, step = checkpoints.restore(manager, abstract)
+    print(f'Initialised from {train.init_from} (step {step})', flush=True)
     variables = state.variables
   return variables
 
