@@ -22,7 +22,7 @@ def get_config():
   config.clip.max_skip = 3
   config.clip.skip_growth = 0
   config.clip.min_object_pixels = 20
-  config.clip.scale_range = (0.7, 1.0)
+  config.clip.scale_range = (0.7, 1.0)  # zoom 0.5-0.75; (1.1, 1.6), native object size, measured worse
   config.optim.lr = 1e-3
   config.train.batch_size = 4
   config.train.num_steps = 1200

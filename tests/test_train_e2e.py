@@ -77,8 +77,18 @@ def test_train_kill_resume_is_exact_and_evaluates(tmp_path, data_root):
   step_a, params_a = _final_params(straight)
   step_b, params_b = _final_params(killed)
   assert step_a == step_b == 6
-  for a, b in zip(np.asarray(jax_leaves(params_a), dtype=object), jax_leaves(params_b)):
+  for a, b in zip(jax_leaves(params_a), jax_leaves(params_b)):
     np.testing.assert_array_equal(a, b)  # bit-identical on CPU
+
+  # A next stage starts from this one's parameters (as main training starts from COCO pre-training).
+  next_stage = tmp_path / 'next_stage'
+  result = subprocess.run(_command(next_stage, data_root, 1, f'--config.train.init_from={straight}',
+                                   '--config.optim.lr=0.0'), capture_output=True, text=True, env=_env(), timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'Initialised from {straight} (step 6)' in result.stdout
+  _, params_c = _final_params(next_stage)
+  for a, c in zip(jax_leaves(params_a), jax_leaves(params_c)):
+    np.testing.assert_array_equal(a, c)  # a zero learning rate keeps the loaded parameters
 
 
 def jax_leaves(tree):
