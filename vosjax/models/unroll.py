@@ -13,6 +13,26 @@ def memory_frames_in_clip(num_frames: int, memory_every: int) -> int:
   return len(range(0, num_frames - 1, memory_every))
 
 
+def encode_clip(model: VOSNet, variables, frames: jax.Array, remat: bool = False) -> FrameFeatures:
+  """Runs the frame encoder once on every frame of a clip.
+
+  Args:
+    frames: [B, T, H, W, 3] normalised RGB.
+    remat: encode one time step at a time (`jax.lax.map`) with each step's activations recomputed in the backward
+      pass, so the backward holds one time step's encoder activations instead of all T.
+
+  Returns:
+    FrameFeatures whose leaves are [B, T, ...].
+  """
+  batch, num_frames, height, width, _ = frames.shape
+  encode = lambda x: model.apply(variables, x, method=VOSNet.encode_frame)
+  if not remat:
+    features = encode(frames.reshape(batch * num_frames, height, width, 3))
+    return jax.tree.map(lambda x: x.reshape((batch, num_frames) + x.shape[1:]), features)
+  features = jax.lax.map(jax.checkpoint(encode), jnp.moveaxis(frames, 1, 0))
+  return jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), features)
+
+
 def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array, object_valid: jax.Array,
                 new_masks: jax.Array | None = None, new_objects: jax.Array | None = None,
                 remat: bool = False) -> jax.Array:
@@ -31,8 +51,9 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
     object_valid: [B, K] bool, the objects present in frame 0 (the other slots are padding or join later).
     new_masks: optional [B, T, K, H, W] given masks of objects that join mid-clip (frame 0's entry is unused).
     new_objects: optional [B, T, K] bool, which slots join at which frame.
-    remat: recompute each scan step's activations in the backward pass instead of storing them (less memory for
-      long clips at high resolution, about one more forward pass of compute).
+    remat: recompute activations in the backward pass instead of storing them (less memory for long clips at high
+      resolution, about one more forward pass of compute): the frame encoder then runs frame by frame under
+      `jax.lax.map`, keeping only each frame's features, and each scan step keeps only its carry.
 
   Returns:
     [B, T - 1, K + 1, H, W] float32 logits of frames 1..T-1 (channel 0: background).
@@ -42,9 +63,7 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
     raise ValueError(f'a clip needs at least 2 frames, got {num_frames}')
   if (new_masks is None) != (new_objects is None):
     raise ValueError('new_masks and new_objects go together')
-  features = model.apply(variables, frames.reshape(batch * num_frames, height, width, 3),
-                         method=VOSNet.encode_frame)
-  features = jax.tree.map(lambda x: x.reshape((batch, num_frames) + x.shape[1:]), features)
+  features = encode_clip(model, variables, frames, remat)
   capacity = memory_frames_in_clip(num_frames, model.config.memory_every)
   if new_objects is not None:
     capacity = num_frames - 1  # joins may add memory frames; this bound fits any clip
@@ -74,4 +93,4 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
   return jnp.moveaxis(jnp.concatenate(logits, axis=0), 0, 1)
 
 
-__all__ = ['FrameFeatures', 'memory_frames_in_clip', 'unroll_clip']
+__all__ = ['FrameFeatures', 'encode_clip', 'memory_frames_in_clip', 'unroll_clip']
