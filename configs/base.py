@@ -32,9 +32,23 @@ def get_config() -> ml_collections.ConfigDict:
       num_workers=2,  # grain worker processes
       val_source='',  # the dataset whose val split validation uses ('' = no validation)
       val_videos=0,  # 0 = every video of the val split
+      root='',  # evaluate.py: replaces the evaluated dataset's root (any DAVIS-layout folder)
+      youtube_vos_all_frames_root='',  # valid_all_frames (every frame); '' = the every-5th-frame valid/JPEGImages
+  ))
+  config.eval = ml_collections.ConfigDict(dict(
+      dataset='',  # synthetic, davis, davis2016 or youtube_vos ('' = data.val_source, else davis)
+      short_side=0,  # internal resolution: frames with a longer shorter side are scaled down to it (0 = native)
+      checkpoint_step=-1,  # -1 = the workdir's latest checkpoint
+      workers=2,  # processes scoring sequences
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
-  config.optim = ml_collections.ConfigDict(dict(lr=1e-5, train_bn_affine=True, clip_grad_norm=0.0))
+  config.optim = ml_collections.ConfigDict(dict(
+      lr=1e-5,
+      schedule='constant',  # or 'cosine': linear warm-up over warmup_steps, cosine decay to 0 at train.num_steps
+      warmup_steps=0,
+      train_bn_affine=True,
+      clip_grad_norm=0.0,
+  ))
   config.loss = ml_collections.ConfigDict(dict(bootstrap_fraction=1.0))
   config.train = ml_collections.ConfigDict(dict(
       batch_size=4,  # global, over all devices and hosts

@@ -8,24 +8,22 @@ checkpoint could store it; Ctrl-C saves a checkpoint, then stops.
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
 import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from vosjax.data.pipeline import training_dataset
 from vosjax.evaluation import copy_first_frame, evaluate_videos
 from vosjax.inference import VideoSegmenter
 from vosjax.models import ModelConfig, VOSNet, init_variables
+from vosjax.progress import format_duration
 from vosjax.training import checkpoints
 from vosjax.training.datasets import clip_config, training_sources, validation_videos
 from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, replicated
-from vosjax.training.train_state import TrainState, create_train_state, make_optimizer
+from vosjax.training.train_state import TrainState, create_train_state, learning_rate_schedule, make_optimizer
 from vosjax.training.train_step import make_train_step
 from vosjax.weights import load_imagenet_encoders
 
@@ -50,14 +48,6 @@ def _initial_variables(config, model: VOSNet) -> dict:
     print(f'Initialised from {train.init_from} (step {step})', flush=True)
     variables = state.variables
   return variables
-
-
-def _format_eta(seconds: float) -> str:
-  if not math.isfinite(seconds):
-    return '?'
-  minutes, secs = divmod(int(seconds), 60)
-  hours, minutes = divmod(minutes, 60)
-  return f'{hours}h{minutes:02d}m{secs:02d}s' if hours else f'{minutes}m{secs:02d}s'
 
 
 class _MetricWriter:
@@ -108,7 +98,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
 
   mesh = data_mesh()
   local_batch_size = check_batch_size(train.batch_size, mesh)
-  optimizer = make_optimizer(config.optim.lr, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
+  schedule = learning_rate_schedule(config.optim.lr, config.optim.schedule, train.num_steps, config.optim.warmup_steps)
+  optimizer = make_optimizer(schedule, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
   state_sharding = replicated(mesh)
   dataset = training_dataset(sources, clips, local_batch_size, seed=config.seed, num_workers=config.data.num_workers,
                              shard_index=jax.process_index(), shard_count=jax.process_count())
@@ -167,9 +158,9 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
         now = time.time()
         rate = (step - window_step) / max(now - window_start, 1e-9)
         window_start, window_step = now, step
-        means.update(clips_per_s=rate * train.batch_size, learning_rate=config.optim.lr, broken_videos=broken_videos)
+        means.update(clips_per_s=rate * train.batch_size, learning_rate=float(schedule(step)), broken_videos=broken_videos)
         writer.write(step, means)
-        eta = _format_eta((train.num_steps - step) / rate if rate > 0 else float('inf'))
+        eta = format_duration((train.num_steps - step) / rate if rate > 0 else float('inf'))
         print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
               f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
         last.update(means)
@@ -196,7 +187,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
     last.update(results)
     print(f'Final validation on {len(val_videos)} {config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
           f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
-          f'trained {step} steps in {_format_eta(time.time() - began)}', flush=True)
+          f'trained {step} steps in {format_duration(time.time() - began)}', flush=True)
   writer.close()
   last['step'] = step
   return last

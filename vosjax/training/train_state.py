@@ -43,9 +43,28 @@ def batch_norm_labels(params) -> Any:
   return flax.traverse_util.unflatten_dict(labels)
 
 
-def make_optimizer(learning_rate: float, train_batch_norm_affine: bool = True,
+def learning_rate_schedule(learning_rate: float, schedule: str = 'constant', num_steps: int = 0,
+                           warmup_steps: int = 0) -> optax.Schedule:
+  """The learning rate at each step.
+
+  Args:
+    learning_rate: the peak rate (the paper: a constant 1e-5).
+    schedule: 'constant', or 'cosine' (linear warm-up over `warmup_steps`, then cosine decay to 0 at `num_steps`).
+  """
+  if schedule == 'constant':
+    return optax.constant_schedule(learning_rate)
+  if schedule == 'cosine':
+    if num_steps <= warmup_steps:
+      raise ValueError(f'the cosine schedule needs num_steps ({num_steps}) > warmup_steps ({warmup_steps})')
+    return optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup_steps, num_steps)
+  raise ValueError(f"unknown learning-rate schedule {schedule!r} (expected 'constant' or 'cosine')")
+
+
+def make_optimizer(learning_rate: float | optax.Schedule, train_batch_norm_affine: bool = True,
                    clip_grad_norm: float | None = None) -> optax.GradientTransformation:
-  """Adam at `learning_rate` (paper: 1e-5), optionally leaving the batch-norm scale and bias untouched."""
+  """Adam at `learning_rate` (a rate or a schedule; paper: 1e-5), optionally leaving the BN scale and bias alone."""
+  if not callable(learning_rate):  # the optimiser state then has the same structure for every schedule
+    learning_rate = optax.constant_schedule(learning_rate)
   chain = [optax.clip_by_global_norm(clip_grad_norm)] if clip_grad_norm else []
   adam = optax.chain(*chain, optax.adam(learning_rate))
   if train_batch_norm_affine:
