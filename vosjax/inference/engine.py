@@ -3,6 +3,11 @@
 Object ids are mapped to the network's object slots in order of appearance; objects that first appear mid-video
 join the state at that frame. With the memory-bank matcher, the engine grows the memory on the host before each
 frame the bank stores and skips the mask encoder on the others.
+
+Frames go in and label maps come out at the video's own size; the jitted step resizes to the internal resolution,
+pads to the network's stride and undoes both (`vosjax.inference.resolution`). One frame is in flight at a time: the
+step of frame t+1 is dispatched before frame t's labels are fetched, so reading and writing files overlaps the
+accelerator's work.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vosjax.data.augment import normalize_frames
 from vosjax.data.eval_stream import EvalFrame
+from vosjax.inference.resolution import FrameGeometry, network_frame, network_masks, original_probabilities
 from vosjax.models import VOSNet, ensure_capacity, stores_frame
 
 
@@ -22,52 +27,70 @@ class VideoSegmenter:
   """Segments videos frame by frame with one network and its variables.
 
   Args:
-    model: the network.
+    model: the network (its config's dtype, float32 or bfloat16, is the computation dtype).
     variables: {'params', 'batch_stats'}.
     num_objects: object slots to allocate for every video (one compiled step for all videos with at most this many
       objects); None allocates each video's own count.
+    short_side: internal resolution: frames whose shorter side is longer are scaled down to it (e.g. 480 for
+      1080p/2K input) and the output is upsampled back; None segments at native resolution.
   """
 
-  def __init__(self, model: VOSNet, variables: dict, num_objects: int | None = None):
+  def __init__(self, model: VOSNet, variables: dict, num_objects: int | None = None, short_side: int | None = None):
     self.model = model
     self.variables = variables
     self.num_objects = num_objects
-    self._start = jax.jit(self._start_fn)
-    self._step = jax.jit(self._step_fn, static_argnames='store')
+    self.short_side = short_side
+    self._start = jax.jit(self._start_fn, static_argnames='geometry')
+    self._step = jax.jit(self._step_fn, static_argnames=('geometry', 'store'))
 
-  def _start_fn(self, variables, frame, masks, valid):
-    return self.model.apply(variables, normalize_frames(frame)[None], masks[None], valid[None], method=VOSNet.start)
+  def geometry(self, height: int, width: int) -> FrameGeometry:
+    """How an H x W video passes through the network."""
+    return FrameGeometry.for_frame(height, width, self.short_side)
 
-  def _step_fn(self, variables, state, frame, new_masks, new_objects, store):
-    state, logits = self.model.apply(variables, state, normalize_frames(frame)[None],
-                                     None if new_masks is None else new_masks[None],
-                                     None if new_objects is None else new_objects[None], store,
-                                     method=VOSNet.step)
-    return state, jnp.argmax(logits[0], axis=0).astype(jnp.uint8)
+  def _start_fn(self, variables, frame, masks, valid, geometry):
+    return self.model.apply(variables, network_frame(frame, geometry)[None], network_masks(masks, geometry)[None],
+                            valid[None], method=VOSNet.start)
+
+  def _step_fn(self, variables, state, frame, new_masks, new_objects, geometry, store):
+    """frame: [H, W, 3] uint8 -> (state, [H, W] uint8 slot labels: 0 background, k = slot k - 1)."""
+    if new_masks is not None:
+      new_masks = network_masks(new_masks, geometry)[None]
+      new_objects = new_objects[None]
+    state, logits = self.model.apply(variables, state, network_frame(frame, geometry)[None], new_masks, new_objects,
+                                     store, method=VOSNet.step)
+    return state, jnp.argmax(original_probabilities(logits[0], geometry), axis=0).astype(jnp.uint8)
 
   def segment(self, frames: Iterable[EvalFrame], num_objects: int | None = None) -> Iterator[tuple[EvalFrame,
                                                                                                     np.ndarray]]:
-    """Yields (frame, [H, W] uint8 object ids) for every frame; the first frame's output is its given mask.
+    """Yields (frame, [H, W] uint8 object ids) for every frame, in order; the first frame's output is its mask.
 
     Args:
-      frames: the video's frames in order (`vosjax.data.stream_video`).
+      frames: the video's frames in order (`vosjax.data.stream_video`), all of one size.
       num_objects: object slots to allocate (default: the objects of the first frame; give the video's total when
         objects join later).
+
+    Raises:
+      ValueError: a frame's size differs from the first frame's, or more objects join than slots were allocated.
     """
     config = self.model.config
-    state, slot_ids, stored = None, [], 0
+    state, slot_ids, stored, geometry = None, [], 0, None
+    pending = None  # (frame, slot ids then, device labels) of the frame whose step is in flight
     for frame in frames:
       if state is None:
+        geometry = self.geometry(*frame.image.shape[:2])
         slot_ids = list(frame.new_object_ids)
         slots = max(num_objects or self.num_objects or 0, len(slot_ids))
         masks = np.zeros((slots,) + frame.image.shape[:2], np.float32)
         for slot, object_id in enumerate(slot_ids):
           masks[slot] = frame.given_ids == object_id
         valid = np.arange(slots) < len(slot_ids)
-        state = self._start(self.variables, frame.image, masks, valid)
+        state = self._start(self.variables, frame.image, masks, valid, geometry=geometry)
         stored = 1
         yield frame, np.where(np.isin(frame.given_ids, slot_ids), frame.given_ids, 0).astype(np.uint8)
         continue
+      if frame.image.shape[:2] != geometry.original:
+        raise ValueError(f'frame {frame.name}: size {frame.image.shape[:2]} differs from the first frame\'s '
+                         f'{geometry.original}')
       slots = state.object_valid.shape[1]
       new_masks = new_objects = None
       if frame.new_object_ids:
@@ -86,7 +109,17 @@ class VideoSegmenter:
         if store:
           state = state.replace(matcher=ensure_capacity(state.matcher, stored))
           stored += 1
-      state, labels = self._step(self.variables, state, frame.image, new_masks, new_objects, store=store)
-      lookup = np.array([0] + slot_ids + [0] * (slots - len(slot_ids)), np.uint8)
-      yield frame, lookup[np.asarray(labels)]
+      state, labels = self._step(self.variables, state, frame.image, new_masks, new_objects, geometry=geometry,
+                                 store=store)
+      if pending is not None:
+        yield _to_ids(*pending)
+      pending = (frame, tuple(slot_ids), labels)
+    if pending is not None:
+      yield _to_ids(*pending)
 
+
+def _to_ids(frame: EvalFrame, slot_ids: tuple[int, ...], labels: jax.Array) -> tuple[EvalFrame, np.ndarray]:
+  """Fetches a frame's slot labels and maps slots to the video's object ids."""
+  lookup = np.zeros(256, np.uint8)
+  lookup[1:len(slot_ids) + 1] = slot_ids
+  return frame, lookup[np.asarray(labels)]

@@ -1,0 +1,62 @@
+"""Evaluates vosjax: `python evaluate.py --config configs/davis.py --workdir runs/davis --split val`.
+
+With only `--split`, it evaluates the embedded default (`python train.py`'s config and workdir). The workdir's latest
+checkpoint segments every video of the split into `<workdir>/eval/<split>/` (DAVIS-palette PNGs at original size;
+YouTube-VOS: the submission layout and its zip), which is then scored with the official DAVIS metric. A killed
+evaluation resumes where it stopped. Any config field can be overridden, e.g. `--config.data.root=/data/DAVIS`,
+`--config.eval.short_side=480`, `--config.model.dtype=bfloat16`.
+
+Scoring an existing results folder, with no model:
+  python evaluate.py --results_path R --davis_root D --split val [--year 2016]
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
+config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
+flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')
+flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev; YouTube-VOS: valid)')
+flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>)')
+flags.DEFINE_string('results_path', None, 'score this existing results folder (with --davis_root), no model')
+flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')
+flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
+flags.DEFINE_string('resolution', '480p', 'DAVIS resolution folder for --results_path')
+flags.DEFINE_bool('distributed', False, 'call jax.distributed.initialize() (auto-detected cluster)')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for several hosts')
+flags.DEFINE_integer('num_processes', None, 'number of processes (hosts)')
+flags.DEFINE_integer('process_id', None, 'this process')
+
+
+def main(argv):
+  del argv
+  if not any(arg.startswith(('--verbosity', '--v=', '-v')) for arg in sys.argv[1:]):
+    logging.set_verbosity(logging.WARNING)
+  from vosjax.data.image_io import DatasetError
+  from vosjax.inference.checkpoint_loading import CheckpointNotFoundError
+  FLAGS = flags.FLAGS
+  try:
+    if FLAGS.results_path or FLAGS.davis_root:
+      if not (FLAGS.results_path and FLAGS.davis_root):
+        raise app.UsageError('--results_path and --davis_root go together')
+      from vosjax.evaluation.evaluate_lib import score_folder
+      score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
+                   workers=FLAGS.config.eval.workers)
+      return
+    import jax
+    if FLAGS.coordinator_address or FLAGS.distributed:
+      jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
+    evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
+  except (DatasetError, CheckpointNotFoundError) as error:
+    print(f'evaluate.py: {error}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

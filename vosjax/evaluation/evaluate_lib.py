@@ -1,0 +1,145 @@
+"""What `evaluate.py` does: segment a split with a trained checkpoint and score it, or score a results folder alone.
+
+Datasets (`config.eval.dataset`, default `config.data.val_source`):
+  synthetic, davis, davis2016   DAVIS layout; results scored with the official DAVIS metric, CSVs written
+  youtube_vos                   2018 valid: the submission layout (`Annotations/<video>/<frame>.png` for the frames
+                                in meta.json) and its zip, for the official server (no public ground truth)
+`config.data.root`, if set, replaces the evaluated dataset's root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from typing import Any, Sequence
+
+import jax
+from jax.experimental import multihost_utils
+
+from vosjax.data import davis_videos, youtube_vos_videos
+from vosjax.data.image_io import DatasetError
+from vosjax.data.synthetic import ensure_dataset
+from vosjax.data.video import FileVideo
+from vosjax.evaluation.scoring import score_results
+from vosjax.evaluation.split_segmentation import SegmentationStats, frames_to_do, prepare_folder, segment_split
+from vosjax.inference.checkpoint_loading import load_network
+from vosjax.inference.engine import VideoSegmenter
+from vosjax.metrics import Summary, format_table, write_csvs
+from vosjax.models import ModelConfig
+from vosjax.progress import Progress
+
+DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos')
+
+
+def evaluated_dataset(config) -> str:
+  dataset = config.eval.dataset or config.data.val_source or 'davis'
+  if dataset not in DATASETS:
+    raise ValueError(f'cannot evaluate on {dataset!r}; choose config.eval.dataset from {", ".join(DATASETS)}')
+  return dataset
+
+
+def split_videos(config, dataset: str, split: str) -> list[FileVideo]:
+  """The videos of a split (raises DatasetError naming a missing or malformed root)."""
+  data = config.data
+  if dataset == 'youtube_vos':
+    return youtube_vos_videos(data.root or data.youtube_vos_root, 'valid' if split in ('val', 'valid') else split,
+                              all_frames_root=data.youtube_vos_all_frames_root or None)
+  if dataset == 'synthetic':
+    root = data.root or data.synthetic_root or ensure_dataset(seed=data.synthetic_seed)
+    return davis_videos(root, split, source='synthetic')
+  year = 2016 if dataset == 'davis2016' else 2017
+  # test-dev has no ground truth beyond the first frame: it can be segmented, not scored.
+  return davis_videos(data.root or data.davis_root, split, year=year, resolution=data.davis_resolution,
+                      require_all_masks=split != 'test-dev')
+
+
+def _atomic_zip(folder: str, zip_path: str, arc_root: str) -> None:
+  """Zips every PNG under `folder` as `<arc_root>/<relative path>`, writing to a temporary file first."""
+  temporary = f'{zip_path}.tmp{os.getpid()}'
+  with zipfile.ZipFile(temporary, 'w', zipfile.ZIP_DEFLATED) as archive:
+    for directory, subdirs, files in os.walk(folder):
+      subdirs[:] = sorted(d for d in subdirs if not d.startswith('.'))
+      for name in sorted(files):
+        if name.endswith('.png'):
+          path = os.path.join(directory, name)
+          archive.write(path, os.path.join(arc_root, os.path.relpath(path, folder)))
+  os.replace(temporary, zip_path)
+
+
+def _print_stats(stats: SegmentationStats) -> dict[str, Any]:
+  gib = lambda n: f'{n / 2**30:.2f} GiB'
+  device = f', peak device memory {gib(stats.peak_device_bytes)}' if stats.peak_device_bytes else ''
+  resumed = f' ({stats.resumed} done by an earlier run)' if stats.resumed else ''
+  print(f'Segmented {stats.frames} frames of {stats.videos} videos{resumed}: '
+        f'{stats.fps_without_io:.1f} frames/s without file I/O, {stats.fps_with_io:.1f} with; '
+        f'peak process memory {gib(stats.peak_host_bytes)}{device}', flush=True)
+  return {'frames': stats.frames, 'videos': stats.videos, 'resumed_videos': stats.resumed,
+          'fps_without_io': stats.fps_without_io, 'fps_with_io': stats.fps_with_io,
+          'peak_host_bytes': stats.peak_host_bytes, 'peak_device_bytes': stats.peak_device_bytes}
+
+
+def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = None) -> dict[str, Any]:
+  """Segments `split` with the workdir's checkpoint into `out_dir` (default <workdir>/eval/<split>) and scores it.
+
+  Returns: the figures printed ({'J&F-Mean': ...} where scored, frames/s, peak memory, output paths).
+  """
+  dataset = evaluated_dataset(config)
+  videos = split_videos(config, dataset, split)  # bad data fails here, before any network is loaded or compiled
+  if not videos:
+    raise DatasetError(f'the {split} split of {dataset} has no video')
+  out_dir = os.path.abspath(out_dir or os.path.join(workdir, 'eval', split))
+  step = config.eval.checkpoint_step if config.eval.checkpoint_step >= 0 else None
+  model, variables, location = load_network(workdir, step=step,
+                                            model_config=ModelConfig.from_dict(config.model.to_dict()))
+  print(f'Evaluating {location.directory}/{location.step} on {dataset} {split} ({len(videos)} videos) into '
+        f'{out_dir}', flush=True)
+  youtube = dataset == 'youtube_vos'
+  masks_dir = os.path.join(out_dir, 'Annotations') if youtube else out_dir
+  run_key = {'checkpoint': location.directory, 'step': location.step, 'dataset': dataset, 'split': split,
+             'short_side': config.eval.short_side, 'dtype': model.config.dtype}
+  if jax.process_index() == 0:
+    prepare_folder(masks_dir, run_key)
+  multihost_utils.sync_global_devices('vosjax evaluation folder ready')
+
+  segmenter = VideoSegmenter(model, variables, short_side=config.eval.short_side or None)
+  progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
+  stats = segment_split(segmenter, videos, masks_dir, first_frame_only=not youtube, on_frame=progress.update)
+  progress.close()
+  results = _print_stats(stats)
+  results.update(checkpoint=f'{location.directory}/{location.step}', results_path=masks_dir)
+  multihost_utils.sync_global_devices('vosjax evaluation segmented')
+  if jax.process_index() != 0:
+    return results
+  if youtube:
+    zip_path = os.path.join(out_dir, f'submission-{split}.zip')
+    _atomic_zip(masks_dir, zip_path, 'Annotations')
+    print(f'YouTube-VOS submission: {zip_path} (upload it to the official evaluation server)', flush=True)
+    results['submission'] = zip_path
+  else:
+    summary = score_and_report(masks_dir, videos, split, davis2016=dataset == 'davis2016',
+                               workers=config.eval.workers)
+    results.update(summary.global_results)
+  with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
+    json.dump(results, f, indent=1)
+  return results
+
+
+def score_and_report(results_path: str, videos: Sequence[FileVideo], split: str, *, davis2016: bool = False,
+                     workers: int = 2) -> Summary:
+  """Scores a results folder, writes the two official CSVs into it and prints the table."""
+  progress = Progress(len(videos), 'scoring', unit='sequences', stream=sys.stderr)
+  summary = score_results(results_path, videos, davis2016=davis2016, workers=workers, on_sequence=progress.update)
+  progress.close()
+  global_csv, sequence_csv = write_csvs(summary, results_path, split)
+  print(format_table(summary), flush=True)
+  print(f'Wrote {global_csv} and {sequence_csv}', flush=True)
+  return summary
+
+
+def score_folder(results_path: str, davis_root: str, split: str, *, year: int = 2017, resolution: str = '480p',
+                 workers: int = 2) -> Summary:
+  """`evaluate.py --results_path R --davis_root D`: the official DAVIS figures of an existing results folder."""
+  videos = davis_videos(davis_root, split, year=year, resolution=resolution)
+  return score_and_report(results_path, videos, split, davis2016=year == 2016, workers=workers)

@@ -1,0 +1,95 @@
+"""Loading a trained network for inference from a training workdir or one of its checkpoints.
+
+Only the network's variables are read (orbax partial restore): the optimiser state, whatever its structure, stays on
+disk. The network's architecture comes from the workdir's `config.json` (written by `train.py`) unless the caller
+gives one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+from vosjax.models import ModelConfig, VOSNet, init_variables
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+  """A path is neither a training workdir with checkpoints nor a checkpoint folder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointLocation:
+  """workdir: the training workdir (holds config.json); directory: its checkpoints folder; step: the step to load."""
+
+  workdir: str
+  directory: str
+  step: int
+
+
+def locate_checkpoint(path: str, step: int | None = None) -> CheckpointLocation:
+  """Finds the checkpoint `path` names: a workdir (its latest, or `step`) or `<workdir>/checkpoints/<step>`."""
+  path = os.path.abspath(path)
+  if not os.path.exists(path):
+    raise CheckpointNotFoundError(f'{path}: no such workdir or checkpoint')
+  name = os.path.basename(path.rstrip(os.sep))
+  parent = os.path.dirname(path.rstrip(os.sep))
+  if name.isdigit() and os.path.basename(parent) == 'checkpoints':  # a step folder
+    return CheckpointLocation(os.path.dirname(parent), parent, int(name))
+  directory = os.path.join(path, 'checkpoints')
+  steps = sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+  if not steps:
+    raise CheckpointNotFoundError(f'{path}: not a training workdir with checkpoints (expected {directory}/<step>/, '
+                                  'written by train.py)')
+  if step is not None and step not in steps:
+    raise CheckpointNotFoundError(f'{directory}: no checkpoint of step {step} (have {steps})')
+  return CheckpointLocation(path, directory, steps[-1] if step is None else step)
+
+
+def workdir_model_config(workdir: str) -> ModelConfig:
+  """The network a training workdir trained (its config.json's `model` block)."""
+  path = os.path.join(workdir, 'config.json')
+  try:
+    with open(path) as f:
+      return ModelConfig.from_dict(json.load(f)['model'])
+  except FileNotFoundError:
+    raise CheckpointNotFoundError(f'{path}: missing; the workdir\'s network is unknown (pass its config)') from None
+  except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    raise ValueError(f'{path}: not a vosjax training config ({error})') from None
+
+
+def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:
+  """{'params', 'batch_stats'} of `model` from a checkpoint, as host arrays (shapes checked against the model)."""
+  abstract = jax.eval_shape(lambda: init_variables(model))
+  abstract = {'params': abstract['params'], 'batch_stats': abstract['batch_stats']}
+  manager = ocp.CheckpointManager(location.directory)
+  restore = ocp.args.PyTreeRestore(item=abstract, partial_restore=True,
+                                   restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
+  try:
+    restored = manager.restore(location.step, args=ocp.args.Composite(state=restore))['state']
+  except (ValueError, KeyError) as error:
+    raise ValueError(f'{location.directory}/{location.step}: does not hold this network\'s variables '
+                     f'({error})') from None
+  for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(abstract), jax.tree.leaves(restored)):
+    if tuple(got.shape) != tuple(want.shape):
+      raise ValueError(f'{location.directory}/{location.step}: {jax.tree_util.keystr(path)} has shape {got.shape}, '
+                       f'the network expects {want.shape} (a different architecture?)')
+  return restored
+
+
+def load_network(path: str, *, step: int | None = None, model_config: ModelConfig | None = None,
+                 **overrides) -> tuple[VOSNet, dict, CheckpointLocation]:
+  """(network, variables, location) of a workdir's latest checkpoint (or `step`, or a step folder).
+
+  Args:
+    path: a training workdir or `<workdir>/checkpoints/<step>`.
+    model_config: the architecture (default: the workdir's config.json).
+    **overrides: ModelConfig fields to change that do not change the variables (e.g. dtype='bfloat16').
+  """
+  location = locate_checkpoint(path, step)
+  config = model_config or workdir_model_config(location.workdir)
+  model = VOSNet(dataclasses.replace(config, **overrides))
+  return model, restore_variables(model, location), location
