@@ -54,7 +54,7 @@ class Progress:
   def _print(self, note: str) -> None:
     elapsed = time.perf_counter() - self.began
     rate = self.done / elapsed if elapsed > 0 else 0.0
-    remaining = (self.total - self.done) / rate if rate > 0 and self.total else float('inf')
+    remaining = max(self.total - self.done, 0) / rate if rate > 0 and self.total else float("inf")
     of_total = f'/{self.total}' if self.total else ''
     line = (f'{self.label} {self.done}{of_total} {self.unit}  {rate:.1f} {self.unit}/s  '
             f'elapsed {format_duration(elapsed)}  eta {format_duration(remaining)}')
