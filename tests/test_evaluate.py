@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from configs import synthetic
-from data_layouts import square_ids, write_davis2017, write_jpeg, write_youtube_vos
+from data_layouts import square_ids, write_davis2016_release, write_davis2017, write_jpeg, write_youtube_vos
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError, read_mask
 from vosjax.evaluation.evaluate_lib import evaluate_checkpoint, score_folder
@@ -154,3 +154,14 @@ def test_youtube_vos_valid_gives_the_submission_layout_and_zip(workdir, tmp_path
   with zipfile.ZipFile(results['submission']) as archive:
     assert sorted(archive.namelist()) == [f'Annotations/vidB/{n}.png' for n in listed]
   assert json.loads((out / 'eval_stats-valid.json').read_text())['frames'] == 16
+
+
+def test_davis2016_release_is_segmented_and_scored_as_one_object(workdir, tmp_path):
+  root = write_davis2016_release(str(tmp_path / 'davis2016'), frames=5)
+  out = tmp_path / 'out'
+  results = evaluate_checkpoint(_config(eval__dataset='davis2016', data__root=root), workdir, 'val', str(out))
+  assert results['frames'] == 5 and 0 <= results['J&F-Mean'] <= 1
+  first = read_mask(str(out / 'bear' / '00000.png'))
+  np.testing.assert_array_equal(first, square_ids(40, 64, 0, 1))  # the 0/255 mask became object 1
+  rows = (out / 'per-sequence_results-val.csv').read_text().splitlines()
+  assert [r.split(',')[0] for r in rows[1:]] == ['bear_1']
