@@ -18,6 +18,10 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
+from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+
+apply_xla_defaults()
+
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
 config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
 flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')

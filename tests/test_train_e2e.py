@@ -61,6 +61,15 @@ def test_train_kill_resume_is_exact_and_evaluates(tmp_path, data_root):
   assert [l['step'] for l in lines if 'loss' in l] == [1, 2, 3, 4, 5, 6]
   assert any('val_JF' in l and 'copy_first_frame_JF' in l for l in lines)
   assert os.listdir(straight / 'tensorboard') and (straight / 'config.json').is_file()
+  # evaluate.py on the trained workdir: the same J&F as training's final validation, now with PNGs and CSVs.
+  evaluation = subprocess.run([sys.executable, os.path.join(ROOT, 'evaluate.py'), f'--workdir={straight}',
+                               '--split=val', f'--config.data.synthetic_root={data_root}'],
+                              capture_output=True, text=True, env=_env(), timeout=600)
+  assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+  trained_jf = result.stdout.split('Final validation on 2 synthetic videos: J&F ')[1][:5]
+  global_csv = (straight / 'eval' / 'val' / 'global_results-val.csv').read_text().splitlines()
+  assert global_csv[1].split(',')[0] == trained_jf
+  assert (straight / 'eval' / 'val' / 'val000' / '00000.png').is_file()
 
   killed = tmp_path / 'killed'
   process = subprocess.Popen(_command(killed, data_root, 6), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

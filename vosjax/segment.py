@@ -23,6 +23,7 @@ from vosjax.inference.checkpoint_loading import CheckpointNotFoundError, load_ne
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.progress import Progress
 from vosjax.visualization.overlay import OverlayVideoError, OverlayVideoWriter
+from vosjax.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.segment'
 DEFAULT_FOLDER_FPS = 24.0
@@ -51,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+  apply_xla_defaults()
   args = parse_args(argv)
   try:
     segment(args)
