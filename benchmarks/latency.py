@@ -1,0 +1,236 @@
+"""Per-frame latency and memory of the inference step: GAM against the memory bank, frames seen, resolution, and the
+fraction of the machine's measured conv/matmul peak the step uses.
+
+  python benchmarks/latency.py [--quick] [--json PATH] [--model paper|tiny]
+
+What is timed is the engine's own jitted per-frame step (`VideoSegmenter`: decode-free uint8 frame in, label map
+out, everything on device), median over frames after compilation, blocking on the result each frame.
+The memory bank's median frame is one it does not memorise (4 of every 5), timed as such.
+The state "after N frames seen" is built directly rather than by running N frames: GAM's state has the same shapes
+after any number of frames (its count is set to N), and the memory bank is given the capacity the engine would have
+grown to (slots of frame 0 and every 5th frame, in doubling buckets) filled with copies of a real memorised frame.
+Timing depends on shapes, not on values, so this is the cost of frame N+1 of a real video.
+peak_bytes is XLA's memory analysis of the compiled step (arguments + outputs + temporaries, aliased buffers once):
+the memory the step needs on the device, whatever the backend. --quick times one frame per row, without warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+
+apply_xla_defaults()  # before JAX starts its backend
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vosjax.inference import VideoSegmenter  # noqa: E402
+from vosjax.models import VOSNet, init_variables, paper_config, tiny_config  # noqa: E402
+
+RESOLUTIONS = {'480p': (480, 854), '1080p': (1080, 1920), '2K': (1080, 2048)}
+
+
+def _machine() -> dict:
+  return {'backend': jax.default_backend(), 'device': str(jax.devices()[0].device_kind), 'cpus': os.cpu_count(),
+          'processor': platform.processor() or platform.machine(), 'xla_flags': os.environ.get('XLA_FLAGS', '')}
+
+
+def _median_seconds(fn, repeats: int) -> float:
+  jax.block_until_ready(fn())  # compile and warm up
+  times = []
+  for _ in range(repeats):
+    began = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - began)
+  return float(np.median(times))
+
+
+def measure_peak_gflops(repeats: int) -> dict:
+  """This machine's best fp32 throughput on what a ResNet is made of: 3x3 convs and matmuls of a few shapes (the
+  best of each kind is the peak the inference step is compared with)."""
+  key = jax.random.key(0)
+  conv = jax.jit(lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), 'SAME',
+                                                           dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
+  conv_rates = []
+  for height, width, channels in ((120, 216, 256), (60, 108, 512)):
+    x = jax.random.normal(key, (1, height, width, channels), jnp.float32)
+    w = jax.random.normal(key, (3, 3, channels, channels), jnp.float32)
+    flops = 2 * height * width * channels * channels * 9
+    conv_rates.append(flops / _median_seconds(lambda: conv(x, w), repeats) / 1e9)
+  matmul = jax.jit(lambda a: a @ a)
+  matmul_rates = []
+  for size in (1024, 2048):
+    a = jax.random.normal(key, (size, size), jnp.float32)
+    matmul_rates.append(2 * size ** 3 / _median_seconds(lambda: matmul(a), repeats) / 1e9)
+  return {'conv3x3_gflops': max(conv_rates), 'matmul_gflops': max(matmul_rates)}
+
+
+def _frames(height: int, width: int, count: int) -> list[np.ndarray]:
+  rng = np.random.default_rng(0)
+  base = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+  return [np.roll(base, 8 * t, axis=1) for t in range(count)]
+
+
+def _masks(height: int, width: int, objects: int) -> np.ndarray:
+  masks = np.zeros((objects, height, width), np.float32)
+  for k in range(objects):
+    masks[k, height // 4:height // 2, (k + 1) * width // (objects + 2):(k + 2) * width // (objects + 2)] = 1
+  return masks
+
+
+def _state_after(segmenter: VideoSegmenter, state, frames_seen: int):
+  """The state of frame `frames_seen` (see the module docstring)."""
+  config = segmenter.model.config
+  if config.matcher == 'global':
+    matcher = state.matcher.replace(count=jnp.full_like(state.matcher.count, frames_seen))
+  else:
+    stored = 1 + frames_seen // config.memory_every
+    capacity = config.memory_bucket
+    while capacity < stored + 1:  # the engine doubles before a write that does not fit
+      capacity *= 2
+    bank = state.matcher
+    tile = lambda x, axis: jnp.concatenate([jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis), stored, axis=axis),
+                                            jnp.zeros_like(jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis),
+                                                                      capacity - stored, axis=axis))], axis=axis)
+    matcher = bank.replace(keys=tile(bank.keys, 1), values=tile(bank.values, 2),
+                           valid=jnp.arange(capacity)[None] < stored,
+                           count=jnp.full_like(bank.count, stored))
+  return state.replace(matcher=matcher, frame_index=jnp.full_like(state.frame_index, frames_seen))
+
+
+_SEGMENTERS: dict = {}  # one per network and resolution setting (each jits its own start)
+_COMPILED: dict = {}  # one compilation per matcher, shapes and store flag (rows with equal shapes share it)
+
+
+def measure(model: VOSNet, variables, height: int, width: int, objects: int, frames_seen: tuple[int, ...],
+            timed: int, short_side: int | None = None, warmup: bool = True) -> list[dict]:
+  """One row per number of frames seen; their frames are timed in turn (round robin), so drifts of the machine's
+  speed during the run affect every row alike."""
+  segmenter = _SEGMENTERS.setdefault((id(model), short_side), VideoSegmenter(model, variables, short_side=short_side))
+  geometry = segmenter.geometry(height, width)
+  frames = _frames(height, width, timed + 1)
+  masks = _masks(height, width, objects)
+  start = segmenter._start(variables, frames[0], masks, np.ones(objects, bool), geometry=geometry)
+  # GAM memorises every frame; the memory bank memorises every 5th, so its median frame is one it does not store
+  # (the mask encoder is skipped). Each timed frame starts from the same state, so the cost is that of frame N+1.
+  store = model.config.matcher == 'global'
+  cases = []
+  for seen in frames_seen:
+    state = _state_after(segmenter, start, seen)
+    key = (id(model), geometry, objects, store, tuple(x.shape for x in jax.tree.leaves(state)))
+    compile_s = 0.0
+    if key not in _COMPILED:
+      began = time.perf_counter()
+      _COMPILED[key] = segmenter._step.lower(variables, state, frames[1], None, None, geometry=geometry,
+                                             store=store).compile()
+      compile_s = time.perf_counter() - began
+    step = _COMPILED[key]
+    if warmup:
+      jax.block_until_ready(step(variables, state, frames[0], None, None))
+    cases.append((seen, state, step, compile_s, []))
+  for t in range(1, timed + 1):
+    for _, state, step, _, times in cases:
+      began = time.perf_counter()
+      _, labels = step(variables, state, frames[t], None, None)
+      labels.block_until_ready()
+      times.append(time.perf_counter() - began)
+  rows = []
+  for seen, state, step, compile_s, times in cases:
+    memory = step.memory_analysis()
+    peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes
+            - memory.alias_size_in_bytes)
+    flops = (step.cost_analysis() or {}).get('flops', 0.0)
+    rows.append({'matcher': model.config.matcher, 'frames_seen': seen, 'height': height, 'width': width,
+                 'internal': list(geometry.internal), 'objects': objects,
+                 'ms_per_frame': 1e3 * float(np.median(times)), 'peak_bytes': int(peak),
+                 'state_bytes': int(sum(x.nbytes for x in jax.tree.leaves(state))), 'gflop_per_frame': flops / 1e9,
+                 'compile_s': round(compile_s, 1), 'dtype': model.config.dtype,
+                 'process_peak_rss_bytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+  return rows
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--quick', action='store_true',
+                      help='one timed frame per row, no warm-up (every row is measured)')
+  parser.add_argument('--json', help='write the rows (and the machine) here')
+  parser.add_argument('--model', choices=('paper', 'tiny'), default='paper')
+  parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32')
+  args = parser.parse_args()
+  # Full run: 10 timed frames per frames-seen row (the 5% comparison), 5 per resolution row (seconds each on a CPU).
+  timed, timed_resolution, warmup = (1, 1, False) if args.quick else (10, 5, True)
+  base = (paper_config if args.model == 'paper' else tiny_config)(dtype=args.dtype)
+  models = {m: VOSNet(dataclasses.replace(base, matcher=m)) for m in ('global', 'memory_bank')}
+  variables = init_variables(models['global'])  # both matchers have the same parameters
+  began = time.perf_counter()
+  rows = []
+  h, w = RESOLUTIONS['480p']
+  for matcher in ('global', 'memory_bank'):
+    for row in measure(models[matcher], variables, h, w, 1, (10, 100, 1000), timed, warmup=warmup):
+      rows.append(dict(row, table='frames seen'))
+      print(f'.. {matcher} {row["frames_seen"]} frames seen: {row["ms_per_frame"]:.0f} ms', file=sys.stderr,
+            flush=True)
+  for name, (h, w) in RESOLUTIONS.items():
+    for objects in (1, 3):
+      row = measure(models['global'], variables, h, w, objects, (100,), timed_resolution, warmup=warmup)[0]
+      rows.append(dict(row, table='resolution', resolution=name))
+      print(f'.. {name} {objects} objects: {rows[-1]["ms_per_frame"]:.0f} ms', file=sys.stderr, flush=True)
+  h, w = RESOLUTIONS['2K']
+  row = measure(models['global'], variables, h, w, 3, (100,), timed_resolution, short_side=480, warmup=warmup)[0]
+  rows.append(dict(row, table='resolution', resolution='2K at 480p internal'))
+  peak = measure_peak_gflops(5 if args.quick else 20)
+  machine = dict(_machine(), **peak)
+  report(rows, machine)
+  print(f'({time.perf_counter() - began:.0f} s)', file=sys.stderr)
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump([dict(r, machine=machine) for r in rows], f, indent=1)
+
+
+def report(rows: list[dict], machine: dict) -> None:
+  mib = lambda n: f'{n / 2**20:.0f}'
+  print(f'machine: {machine["processor"]}, {machine["cpus"]} cores, backend {machine["backend"]}; measured peak '
+        f'fp32 3x3 conv {machine["conv3x3_gflops"]:.0f} GFLOP/s, matmul {machine["matmul_gflops"]:.0f} GFLOP/s')
+  print('\n1. frames seen (480p, 1 object)')
+  print(f'{"matcher":<12} {"frames seen":>11} {"ms/frame":>9} {"peak MiB":>9} {"state MiB":>9}')
+  by = {}
+  for r in (r for r in rows if r['table'] == 'frames seen'):
+    by[(r['matcher'], r['frames_seen'])] = r['ms_per_frame']
+    print(f'{r["matcher"]:<12} {r["frames_seen"]:>11} {r["ms_per_frame"]:>9.0f} {mib(r["peak_bytes"]):>9} '
+          f'{r["state_bytes"] / 2**20:>9.2f}')
+  flat = by[('global', 1000)] / by[('global', 10)] - 1
+  speedup = by[('memory_bank', 100)] / by[('global', 100)]
+  print(f'GAM at 1000 vs 10 frames seen: {100 * flat:+.1f}% (target within 5%: '
+        f'{"met" if abs(flat) <= 0.05 else "MISSED"})')
+  print(f'memory bank / GAM at 100 frames seen: {speedup:.2f}x (target >= 2x: {"met" if speedup >= 2 else "MISSED"})')
+  print('\n2. resolution (GAM, 100 frames seen)')
+  print(f'{"resolution":<20} {"objects":>7} {"ms/frame":>9} {"peak MiB":>9} {"GFLOP":>7} {"GFLOP/s":>8} {"of peak":>7}')
+  best = max(machine['conv3x3_gflops'], machine['matmul_gflops'])
+  for r in (r for r in rows if r['table'] == 'resolution'):
+    rate = r['gflop_per_frame'] / (r['ms_per_frame'] / 1e3)
+    r['gflops'] = rate
+    r['fraction_of_peak'] = rate / best
+    print(f'{r["resolution"]:<20} {r["objects"]:>7} {r["ms_per_frame"]:>9.0f} {mib(r["peak_bytes"]):>9} '
+          f'{r["gflop_per_frame"]:>7.1f} {rate:>8.0f} {100 * rate / best:>6.0f}%')
+  at_480 = next(r for r in rows if r.get('resolution') == '480p' and r['objects'] == 1)
+  two_k = [r for r in rows if r.get('resolution') == '2K']
+  print(f'480p step uses {100 * at_480["fraction_of_peak"]:.0f}% of the measured peak (target >= 70%: '
+        f'{"met" if at_480["fraction_of_peak"] >= 0.7 else "MISSED"})')
+  worst = max(r['peak_bytes'] for r in two_k)
+  print(f'2K native, up to 3 objects: {worst / 2**30:.2f} GiB (target within 4 GB: '
+        f'{"met" if worst <= 4e9 else "MISSED"})')
+
+
+if __name__ == '__main__':
+  main()
