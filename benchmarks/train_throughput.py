@@ -52,6 +52,7 @@ def compiled_step(model_config, batch: int, frames: int, size: int, objects: int
   began = time.perf_counter()
   step = jax.jit(make_train_step(model, optimizer, remat=remat), donate_argnums=0).lower(state, data).compile()
   compile_s = time.perf_counter() - began
+  print(f'.. compiled batch {batch} x {frames} x {size}^2 in {compile_s:.0f} s', file=sys.stderr, flush=True)
   memory = step.memory_analysis()
   total = (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes
            - memory.alias_size_in_bytes)
@@ -68,6 +69,7 @@ def time_step(model_config, batch: int, frames: int, size: int, objects: int, re
     state, metrics = step(state, data)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - began)
+    print(f'.. step {len(times)}: {times[-1]:.2f} s', file=sys.stderr, flush=True)
   seconds = float(np.median(times[int(warmup):]))
   return {'batch': batch, 'frames': frames, 'size': size, 'objects': objects, 'remat': remat,
           'step_s': round(seconds, 3), 'step_clips_per_s': round(batch / seconds, 3),

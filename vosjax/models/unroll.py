@@ -29,13 +29,16 @@ def encode_clip(model: VOSNet, variables, frames: jax.Array, remat: bool = False
   if not remat:
     features = encode(frames.reshape(batch * num_frames, height, width, 3))
     return jax.tree.map(lambda x: x.reshape((batch, num_frames) + x.shape[1:]), features)
-  features = jax.lax.map(jax.checkpoint(encode), jnp.moveaxis(frames, 1, 0))
+  # An unrolled scan: the same program as `jax.lax.map`, without the while loop, in whose body XLA's CPU backend ran
+  # the convolutions' backward pass 20x slower (measured: benchmarks/train_throughput.py, README).
+  _, features = jax.lax.scan(lambda carry, x: (carry, jax.checkpoint(encode)(x)), None, jnp.moveaxis(frames, 1, 0),
+                             unroll=True)
   return jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), features)
 
 
 def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array, object_valid: jax.Array,
                 new_masks: jax.Array | None = None, new_objects: jax.Array | None = None,
-                remat: bool = False) -> jax.Array:
+                remat: bool = False, unroll: bool = True) -> jax.Array:
   """Segments frames 1..T-1 of a clip from the masks of frame 0, as frame-by-frame inference would.
 
   All T frames go through the frame encoder in one batch (each frame once). The state (GAM's context or the memory
@@ -54,6 +57,8 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
     remat: recompute activations in the backward pass instead of storing them (less memory for long clips at high
       resolution, about one more forward pass of compute): the frame encoder then runs frame by frame under
       `jax.lax.map`, keeping only each frame's features, and each scan step keeps only its carry.
+    unroll: unroll the scan over the clip (XLA compiles straight-line code; the same result). On XLA's CPU backend a
+      while loop whose body holds convolutions ran their backward pass many times slower than unrolled code.
 
   Returns:
     [B, T - 1, K + 1, H, W] float32 logits of frames 1..T-1 (channel 0: background).
@@ -86,7 +91,7 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
   logits = []
   if num_frames > 2:
     middle = jax.tree.map(lambda x: x[:-1], per_frame)
-    state, middle_logits = jax.lax.scan(body, state, middle)
+    state, middle_logits = jax.lax.scan(body, state, middle, unroll=unroll)
     logits.append(middle_logits)
   _, last_logits = step(state, jax.tree.map(lambda x: x[-1], per_frame), False)
   logits.append(last_logits[None])
