@@ -35,7 +35,10 @@ def main(argv):
   if flags.FLAGS.coordinator_address or flags.FLAGS.distributed:
     jax.distributed.initialize(flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id)
   from vosjax.training.train_lib import train_and_evaluate
-  train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+  try:
+    train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+  except KeyboardInterrupt:
+    sys.exit(130)  # the checkpoint is saved (see StopRequest); the shell's convention for Ctrl-C
 
 
 if __name__ == '__main__':

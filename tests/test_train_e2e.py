@@ -116,10 +116,11 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, data_root):
     output += line
   process.send_signal(signal.SIGINT)
   output += process.communicate(timeout=300)[0]
-  assert 'Interrupted at step' in output, output[-3000:]
-  interrupted_step = int(output.split('Interrupted at step ')[1].split(':')[0])
+  assert 'Interrupted (SIGINT) at step' in output, output[-3000:]
+  interrupted_step = int(output.split('Interrupted (SIGINT) at step ')[1].split(':')[0])
   assert interrupted_step >= 4
   assert (workdir / 'checkpoints' / str(interrupted_step)).is_dir()
+  assert process.returncode == 130, output[-3000:]
 
 
 def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path, data_root):

@@ -22,6 +22,7 @@ from vosjax.models import ModelConfig, VOSNet, init_variables
 from vosjax.progress import format_duration
 from vosjax.training import checkpoints
 from vosjax.training.datasets import clip_config, training_sources, validation_videos
+from vosjax.training.stop_signals import StopRequest
 from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, replicated
 from vosjax.training.train_state import TrainState, create_train_state, learning_rate_schedule, make_optimizer
 from vosjax.training.train_step import make_train_step
@@ -75,10 +76,12 @@ class _MetricWriter:
       self._tensorboard.close()
 
 
-def validate(model: VOSNet, state: TrainState, videos, max_objects: int) -> dict[str, float]:
-  """J&F of the current parameters on the validation videos."""
+def validate(model: VOSNet, state: TrainState, videos, max_objects: int, short_side: int | None = None
+             ) -> dict[str, float]:
+  """J&F of the current parameters on the validation videos (at `short_side` internally, as evaluate.py)."""
   params = jax.device_get(state.variables)
-  summary, stats = evaluate_videos(VideoSegmenter(model, params, num_objects=max_objects), videos)
+  segmenter = VideoSegmenter(model, params, num_objects=max_objects, short_side=short_side or None)
+  summary, stats = evaluate_videos(segmenter, videos)
   return {'val_JF': summary.global_results['J&F-Mean'], 'val_J': summary.global_results['J-Mean'],
           'val_F': summary.global_results['F-Mean'], 'val_fps': stats['fps']}
 
@@ -146,8 +149,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   began = time.time()
   window_start, window_step = time.time(), start_step  # the rate is measured over the last logging interval
   step = start_step
-  try:
-    while step < train.num_steps:
+  with StopRequest() as stop:
+    while step < train.num_steps and stop.requested is None:
       batch = next(data_iterator)
       broken_videos += int(np.sum(batch.pop('broken_skipped')))
       state, metrics = train_step(state, global_batch(batch, mesh))
@@ -167,21 +170,23 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       if step % train.checkpoint_every == 0 and step < train.num_steps:
         save(step)
       if val_videos and train.eval_every and step % train.eval_every == 0 and step < train.num_steps:
-        results = validate(model, state, val_videos, clips.max_objects)
+        results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
         writer.write(step, results)
         print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
         window_start = time.time()  # the training rate excludes validation time
-  except KeyboardInterrupt:
-    print(f'\nInterrupted at step {step}: saving a checkpoint ...', flush=True)
-    save(step)
+  if stop.requested is not None:
+    print(f'\nInterrupted ({stop.requested}) at step {step}: saving a checkpoint ...', flush=True)
+    if manager.latest_step() != step:
+      save(step)
     manager.wait_until_finished()
     writer.close()
-    raise
+    print(f'Saved; run the same command again to resume from step {step}.', flush=True)
+    raise KeyboardInterrupt
   save(step)
   manager.wait_until_finished()
   if val_videos:
     baseline = copy_first_frame(val_videos).global_results['J&F-Mean']
-    results = validate(model, state, val_videos, clips.max_objects)
+    results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
     results['copy_first_frame_JF'] = baseline
     writer.write(step, results)
     last.update(results)
