@@ -27,7 +27,8 @@ def _command(workdir, data_root, steps, *extra):
           f'--config.data.synthetic_root={data_root}', f'--config.train.num_steps={steps}',
           '--config.train.checkpoint_every=3', '--config.train.log_every=1', '--config.train.eval_every=0',
           '--config.data.val_videos=2', '--config.data.num_workers=0', '--config.clip.crop_size=32',
-          '--config.clip.num_frames=3', '--config.clip.min_object_pixels=5', '--config.train.batch_size=2', *extra]
+          '--config.clip.num_frames=3', '--config.clip.min_object_pixels=5', '--config.train.batch_size=2',
+          '--config.optim.warmup_steps=0', *extra]
 
 
 def _env():

@@ -29,16 +29,15 @@ def encode_clip(model: VOSNet, variables, frames: jax.Array, remat: bool = False
   if not remat:
     features = encode(frames.reshape(batch * num_frames, height, width, 3))
     return jax.tree.map(lambda x: x.reshape((batch, num_frames) + x.shape[1:]), features)
-  # An unrolled scan: the same program as `jax.lax.map`, without the while loop, in whose body XLA's CPU backend ran
-  # the convolutions' backward pass 20x slower (measured: benchmarks/train_throughput.py, README).
-  _, features = jax.lax.scan(lambda carry, x: (carry, jax.checkpoint(encode)(x)), None, jnp.moveaxis(frames, 1, 0),
-                             unroll=True)
+  # A loop, not unrolled: in unrolled code XLA's scheduler runs every frame's forward pass before the backward ones
+  # and the saving is lost (measured: 38.2 GiB instead of 5.96 for the paper's setting, benchmarks/train_memory.py).
+  features = jax.lax.map(jax.checkpoint(encode), jnp.moveaxis(frames, 1, 0))
   return jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), features)
 
 
 def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Array, object_valid: jax.Array,
                 new_masks: jax.Array | None = None, new_objects: jax.Array | None = None,
-                remat: bool = False, unroll: bool = True) -> jax.Array:
+                remat: bool = False, unroll: bool | None = None) -> jax.Array:
   """Segments frames 1..T-1 of a clip from the masks of frame 0, as frame-by-frame inference would.
 
   All T frames go through the frame encoder in one batch (each frame once). The state (GAM's context or the memory
@@ -58,7 +57,8 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
       resolution, about one more forward pass of compute): the frame encoder then runs frame by frame under
       `jax.lax.map`, keeping only each frame's features, and each scan step keeps only its carry.
     unroll: unroll the scan over the clip (XLA compiles straight-line code; the same result). On XLA's CPU backend a
-      while loop whose body holds convolutions ran their backward pass many times slower than unrolled code.
+      while loop whose body holds convolutions ran their backward pass about 3x slower than unrolled code, but
+      unrolled code loses remat's memory saving (XLA schedules all forward passes first). Default: `not remat`.
 
   Returns:
     [B, T - 1, K + 1, H, W] float32 logits of frames 1..T-1 (channel 0: background).
@@ -86,6 +86,8 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
                        inputs.get('new_objects'), store, method=VOSNet.step_from_features)
 
   body = lambda c, x: step(c, x, True)
+  if unroll is None:
+    unroll = not remat
   if remat:
     body = jax.checkpoint(body)
   logits = []
