@@ -11,7 +11,9 @@ after any number of frames (its count is set to N), and the memory bank is given
 grown to (slots of frame 0 and every 5th frame, in doubling buckets) filled with copies of a real memorised frame.
 Timing depends on shapes, not on values, so this is the cost of frame N+1 of a real video.
 peak_bytes is XLA's memory analysis of the compiled step (arguments + outputs + temporaries, aliased buffers once):
-the memory the step needs on the device, whatever the backend. --quick times one frame per row, without warm-up.
+the memory the step needs on the device, whatever the backend. --quick (under 3 minutes on 2 cores) measures every
+row with the tiny network, 3 frames each after a warm-up (`--quick --model paper`: the paper's network, one frame
+per row without warm-up, about 4 minutes here and noisy: the first call after compiling is slower).
 """
 
 from __future__ import annotations
@@ -163,14 +165,23 @@ def measure(model: VOSNet, variables, height: int, width: int, objects: int, fra
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--quick', action='store_true',
-                      help='one timed frame per row, no warm-up (every row is measured)')
+                      help='every row, reduced: the tiny network (3 frames per row), or with --model paper one frame '
+                           'per row without warm-up')
   parser.add_argument('--json', help='write the rows (and the machine) here')
-  parser.add_argument('--model', choices=('paper', 'tiny'), default='paper')
+  parser.add_argument('--model', choices=('paper', 'tiny'), help='default: paper (tiny with --quick)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32')
   args = parser.parse_args()
   # Full run: 10 timed frames per frames-seen row (the 5% comparison), 5 per resolution row (seconds each on a CPU).
-  timed, timed_resolution, warmup = (1, 1, False) if args.quick else (10, 5, True)
-  base = (paper_config if args.model == 'paper' else tiny_config)(dtype=args.dtype)
+  model_name = args.model or ('tiny' if args.quick else 'paper')
+  if not args.quick:
+    timed, timed_resolution, warmup = 10, 5, True
+  elif model_name == 'tiny':
+    timed, timed_resolution, warmup = 3, 3, True
+  else:
+    timed, timed_resolution, warmup = 1, 1, False
+  print(f'.. the {model_name} network; {timed} timed frames per frames-seen row, {timed_resolution} per resolution '
+        f'row{", after a warm-up frame" if warmup else ", no warm-up"}', file=sys.stderr, flush=True)
+  base = (paper_config if model_name == 'paper' else tiny_config)(dtype=args.dtype)
   models = {m: VOSNet(dataclasses.replace(base, matcher=m)) for m in ('global', 'memory_bank')}
   variables = init_variables(models['global'])  # both matchers have the same parameters
   began = time.perf_counter()
@@ -191,6 +202,7 @@ def main():
   rows.append(dict(row, table='resolution', resolution='2K at 480p internal'))
   peak = measure_peak_gflops(5 if args.quick else 20)
   machine = dict(_machine(), **peak)
+  print(f'network: {model_name} ({args.dtype}){"; --quick: a reduced run, not the README figures" if args.quick else ""}')
   report(rows, machine)
   print(f'({time.perf_counter() - began:.0f} s)', file=sys.stderr)
   if args.json:
