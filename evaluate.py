@@ -18,6 +18,7 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
+from vosjax.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
 from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()
@@ -31,10 +32,7 @@ flags.DEFINE_string('results_path', None, 'score this existing results folder (w
 flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')
 flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
 flags.DEFINE_string('resolution', '480p', 'DAVIS resolution folder for --results_path')
-flags.DEFINE_bool('distributed', False, 'call jax.distributed.initialize() (auto-detected cluster)')
-flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for several hosts')
-flags.DEFINE_integer('num_processes', None, 'number of processes (hosts)')
-flags.DEFINE_integer('process_id', None, 'this process')
+define_distributed_flags()
 
 
 def main(argv):
@@ -52,9 +50,7 @@ def main(argv):
       score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
                    workers=FLAGS.config.eval.workers)
       return
-    import jax
-    if FLAGS.coordinator_address or FLAGS.distributed:
-      jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    initialize_distributed()
     from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
     evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
   except (DatasetError, CheckpointNotFoundError) as error:

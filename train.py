@@ -14,6 +14,7 @@ from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
+from vosjax.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
 from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()
@@ -21,19 +22,14 @@ apply_xla_defaults()
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
 config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
 flags.DEFINE_string('workdir', 'runs/synthetic', 'where checkpoints, metrics and the config are written')
-flags.DEFINE_bool('distributed', False, 'call jax.distributed.initialize() (auto-detected cluster)')
-flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for several hosts')
-flags.DEFINE_integer('num_processes', None, 'number of processes (hosts)')
-flags.DEFINE_integer('process_id', None, 'this process')
+define_distributed_flags()
 
 
 def main(argv):
   del argv
   if not any(arg.startswith(('--verbosity', '--v=', '-v')) for arg in sys.argv[1:]):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
-  import jax
-  if flags.FLAGS.coordinator_address or flags.FLAGS.distributed:
-    jax.distributed.initialize(flags.FLAGS.coordinator_address, flags.FLAGS.num_processes, flags.FLAGS.process_id)
+  initialize_distributed()
   from vosjax.training.train_lib import train_and_evaluate
   try:
     train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
