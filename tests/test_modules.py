@@ -32,8 +32,7 @@ def test_channel_attention_implements_eq_4_to_7():
   x = jax.random.normal(jax.random.key(1), (2, 5, 7, 6))
   variables, out = _init_apply(ChannelAttention(), x)
   chex.assert_shape(out, x.shape)
-  alpha = jax.nn.softplus(variables['params']['alpha'])
-  assert alpha >= 0
+  alpha = jax.nn.softplus(variables['params']['alpha'])  # Eq. 7's alpha, kept non-negative
   f = np.asarray(x[0]).reshape(35, 6)
   relation = f.T @ f / 35
   attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)  # Eq. 5, normalised over i

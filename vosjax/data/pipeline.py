@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 from typing import Protocol, Sequence
 
 import grain
@@ -140,6 +141,13 @@ def training_entries(sources: Sequence[TrainingSource]) -> list:
   return entries
 
 
+def _leave_ctrl_c_to_the_main_process(worker_index: int, worker_count: int) -> None:
+  """Runs in each worker: a terminal's Ctrl-C reaches the whole process group, and a worker killed by it would take
+  the batch the training loop waits for; the main process stops between steps and saves instead."""
+  del worker_index, worker_count
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def training_dataset(sources: Sequence[TrainingSource], config: ClipConfig, batch_size: int, *, seed: int = 0,
                      num_workers: int = 2, shard_index: int = 0, shard_count: int = 1,
                      worker_buffer_size: int = 2, read_threads: int = 1,
@@ -167,5 +175,6 @@ def training_dataset(sources: Sequence[TrainingSource], config: ClipConfig, batc
   dataset = dataset.batch(batch_size, drop_remainder=True).to_iter_dataset(read_options)
   if num_workers > 0:
     dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers,
-                                                               per_worker_buffer_size=worker_buffer_size))
+                                                               per_worker_buffer_size=worker_buffer_size),
+                                  worker_init_fn=_leave_ctrl_c_to_the_main_process)
   return dataset

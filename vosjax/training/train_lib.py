@@ -51,14 +51,31 @@ def _initial_variables(config, model: VOSNet) -> dict:
   return variables
 
 
-class _MetricWriter:
-  """JSON lines in <workdir>/metrics.jsonl and TensorBoard events in <workdir>/tensorboard (host 0 only)."""
+def _step_of(json_line: str) -> int | None:
+  """The step of a metrics.jsonl line; None for a line cut short by a crash."""
+  try:
+    return int(json.loads(json_line)['step'])
+  except (ValueError, KeyError, TypeError):
+    return None
 
-  def __init__(self, workdir: str):
+
+class _MetricWriter:
+  """JSON lines in <workdir>/metrics.jsonl and TensorBoard events in <workdir>/tensorboard (host 0 only).
+
+  On resume from step S, the JSON lines of steps after S (written before a crash, and about to be redone) are dropped.
+  """
+
+  def __init__(self, workdir: str, resumed_at: int = 0):
     self._active = jax.process_index() == 0
     if self._active:
       from tensorboardX import SummaryWriter
-      self._json = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      path = os.path.join(workdir, 'metrics.jsonl')
+      kept = []
+      if os.path.exists(path):
+        with open(path) as f:
+          kept = [line for line in f if _step_of(line) is not None and _step_of(line) <= resumed_at]
+      self._json = open(path, 'w')
+      self._json.writelines(kept)
       self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
@@ -124,75 +141,84 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
                                        remat=train.remat),
                        in_shardings=(state_sharding, None), out_shardings=(state_sharding, state_sharding),
                        donate_argnums=0)
-  writer = _MetricWriter(workdir)
+  writer = _MetricWriter(workdir, resumed_at=start_step)
   pending: list[tuple[int, dict]] = []  # device metrics not yet fetched (fetched at log and checkpoint steps)
+  fetched: list[dict] = []  # host metrics fetched since the last log line
   broken_videos = 0
   last: dict[str, Any] = {}
 
-  def check_pending() -> dict[str, float]:
-    """Fetches the pending metrics, raising on a non-finite loss; returns the means of the fetched ones."""
+  def fetch_pending() -> None:
+    """Fetches the pending metrics, raising if a step's loss or gradient was not finite (its update is bad)."""
     nonlocal pending
-    fetched = jax.device_get(pending)
+    for step, metrics in jax.device_get(pending):
+      for name in ('loss', 'grad_norm'):
+        if not np.isfinite(metrics[name]):
+          raise NonFiniteLossError(f'the {name.replace("_", " ")} is {metrics[name]} at step {step}; stopping '
+                                   f'without saving this state (the last checkpoint is step {manager.latest_step()})')
+      fetched.append(metrics)
     pending = []
-    for step, metrics in fetched:
-      if not np.isfinite(metrics['loss']):
-        raise NonFiniteLossError(f'the loss is {metrics["loss"]} at step {step}; stopping without saving this state '
-                                 f'(the last checkpoint is step {manager.latest_step()})')
-    if not fetched:
-      return {}
-    return {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[0][1]}
 
   def save(step: int) -> None:
-    check_pending()
-    checkpoints.save(manager, step, state, data_iterator)
+    fetch_pending()  # no state after a non-finite step is ever saved
+    if manager.latest_step() != step:  # a rerun of a finished run, or a stop right after a periodic save
+      checkpoints.save(manager, step, state, data_iterator)
+
+  def every(step: int, interval: int) -> bool:
+    return interval > 0 and step % interval == 0  # 0: never
 
   began = time.time()
   window_start, window_step = time.time(), start_step  # the rate is measured over the last logging interval
   step = start_step
-  with StopRequest() as stop:
-    while step < train.num_steps and stop.requested is None:
-      batch = next(data_iterator)
-      broken_videos += int(np.sum(batch.pop('broken_skipped')))
-      state, metrics = train_step(state, global_batch(batch, mesh))
-      step += 1
-      pending.append((step, metrics))
-      if step % train.log_every == 0 or step == train.num_steps:
-        means = check_pending()
-        now = time.time()
-        rate = (step - window_step) / max(now - window_start, 1e-9)
-        window_start, window_step = now, step
-        means.update(clips_per_s=rate * train.batch_size, learning_rate=float(schedule(step)), broken_videos=broken_videos)
-        writer.write(step, means)
-        eta = format_duration((train.num_steps - step) / rate if rate > 0 else float('inf'))
-        print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
-              f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
-        last.update(means)
-      if step % train.checkpoint_every == 0 and step < train.num_steps:
-        save(step)
-      if val_videos and train.eval_every and step % train.eval_every == 0 and step < train.num_steps:
-        results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
-        writer.write(step, results)
-        print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
-        window_start = time.time()  # the training rate excludes validation time
-  if stop.requested is not None:
-    print(f'\nInterrupted ({stop.requested}) at step {step}: saving a checkpoint ...', flush=True)
-    if manager.latest_step() != step:
+  try:
+    with StopRequest() as stop:
+      while step < train.num_steps and stop.requested is None:
+        batch = next(data_iterator)
+        broken_videos += int(np.sum(batch.pop('broken_skipped')))
+        state, metrics = train_step(state, global_batch(batch, mesh))
+        step += 1
+        pending.append((step, metrics))
+        if every(step, train.log_every) or step == train.num_steps:
+          fetch_pending()
+          means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+          fetched.clear()
+          now = time.time()
+          rate = (step - window_step) / max(now - window_start, 1e-9)
+          window_start, window_step = now, step
+          means.update(clips_per_s=rate * train.batch_size, learning_rate=float(schedule(step - 1)),
+                       broken_videos=broken_videos)  # the rate of this step's update (optax counts from 0)
+          writer.write(step, means)
+          eta = format_duration((train.num_steps - step) / rate if rate > 0 else float('inf'))
+          print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
+                f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
+          last.update(means)
+        if every(step, train.checkpoint_every) and step < train.num_steps:
+          save(step)
+        if val_videos and every(step, train.eval_every) and step < train.num_steps:
+          results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
+          writer.write(step, results)
+          print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
+          window_start = time.time()  # the training rate excludes validation time
+    if stop.requested is not None:
+      print(f'\nInterrupted ({stop.requested}) at step {step}: saving a checkpoint ...', flush=True)
       save(step)
+      manager.wait_until_finished()
+      print(f'Saved; run the same command again to resume from step {step}.', flush=True)
+      raise KeyboardInterrupt
+    save(step)
+    manager.wait_until_finished()
+    if val_videos:
+      baseline = copy_first_frame(val_videos).global_results['J&F-Mean']
+      results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
+      results['copy_first_frame_JF'] = baseline
+      writer.write(step, results)
+      last.update(results)
+      print(f'Final validation on {len(val_videos)} {config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
+            f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
+            f'trained {step} steps in {format_duration(time.time() - began)}', flush=True)
+  finally:  # also on errors: an earlier asynchronous save completes, files and worker processes are closed
     manager.wait_until_finished()
     writer.close()
-    print(f'Saved; run the same command again to resume from step {step}.', flush=True)
-    raise KeyboardInterrupt
-  save(step)
-  manager.wait_until_finished()
-  if val_videos:
-    baseline = copy_first_frame(val_videos).global_results['J&F-Mean']
-    results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
-    results['copy_first_frame_JF'] = baseline
-    writer.write(step, results)
-    last.update(results)
-    print(f'Final validation on {len(val_videos)} {config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
-          f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
-          f'trained {step} steps in {format_duration(time.time() - began)}', flush=True)
-  writer.close()
+    if hasattr(data_iterator, 'close'):
+      data_iterator.close()
   last['step'] = step
   return last
