@@ -40,7 +40,7 @@ def main(argv):
   if not any(arg.startswith(('--verbosity', '--v=', '-v')) for arg in sys.argv[1:]):
     logging.set_verbosity(logging.WARNING)
   from vosjax.data.image_io import DatasetError
-  from vosjax.inference.checkpoint_loading import CheckpointNotFoundError
+  from vosjax.inference.checkpoint_loading import CheckpointNotFoundError, NetworkMismatchError
   FLAGS = flags.FLAGS
   try:
     if FLAGS.results_path or FLAGS.davis_root:
@@ -53,7 +53,7 @@ def main(argv):
     initialize_distributed()
     from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
     evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
-  except (DatasetError, CheckpointNotFoundError) as error:
+  except (DatasetError, CheckpointNotFoundError, NetworkMismatchError) as error:
     print(f'evaluate.py: {error}', file=sys.stderr)
     sys.exit(2)
 

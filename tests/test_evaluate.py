@@ -99,6 +99,15 @@ def test_scoring_refuses_a_missing_prediction_naming_it(davis_root, tmp_path):
     score_folder(str(results), davis_root, 'val', workers=1)
 
 
+def test_a_config_of_another_network_is_refused_naming_the_fields(workdir, davis_root, tmp_path):
+  from vosjax.inference.checkpoint_loading import NetworkMismatchError
+  config = _davis_config(davis_root)
+  config.model.use_cam = False  # an architecture field: refused
+  with pytest.raises(NetworkMismatchError, match=r'config\.json: .*use_cam \(trained: True, given: False\)'):
+    evaluate_checkpoint(config, workdir, 'val', str(tmp_path / 'out'))
+  assert not (tmp_path / 'out').exists()  # refused before anything is written
+
+
 def _evaluate_command(workdir, davis_root, out):
   return [sys.executable, os.path.join(ROOT, 'evaluate.py'), f'--workdir={workdir}', '--split=val', f'--out={out}',
           '--config.eval.dataset=davis', f'--config.data.root={davis_root}']

@@ -21,6 +21,31 @@ class CheckpointNotFoundError(FileNotFoundError):
   """A path is neither a training workdir with checkpoints nor a checkpoint folder."""
 
 
+class NetworkMismatchError(ValueError):
+  """The network asked for is not the one the workdir trained."""
+
+
+# ModelConfig fields that do not change what the trained variables mean: free to differ at inference.
+INFERENCE_FIELDS = ('dtype', 'matcher', 'memory_every', 'memory_bucket')
+
+
+def check_trained_network(model_config: ModelConfig, workdir: str) -> None:
+  """Raises NetworkMismatchError naming the fields where `model_config` differs from the workdir's config.json.
+
+  A workdir without config.json (made by other code) is not checked. Fields in INFERENCE_FIELDS may differ.
+  """
+  if not os.path.exists(os.path.join(workdir, 'config.json')):
+    return
+  trained = workdir_model_config(workdir)
+  differ = [f'{field.name} (trained: {getattr(trained, field.name)!r}, given: {getattr(model_config, field.name)!r})'
+            for field in dataclasses.fields(ModelConfig)
+            if field.name not in INFERENCE_FIELDS and getattr(trained, field.name) != getattr(model_config, field.name)]
+  if differ:
+    raise NetworkMismatchError(f'{os.path.join(workdir, "config.json")}: the workdir trained another network than the '
+                               f'config given; it differs in {"; ".join(differ)}. Pass the config it was trained with '
+                               f'(e.g. --config configs/main.py for runs of configs/main.py).')
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckpointLocation:
   """workdir: the training workdir (holds config.json); directory: its checkpoints folder; step: the step to load."""
