@@ -24,7 +24,7 @@ from vosjax.data.synthetic import ensure_dataset
 from vosjax.data.video import FileVideo
 from vosjax.evaluation.scoring import score_results
 from vosjax.evaluation.split_segmentation import SegmentationStats, frames_to_do, prepare_folder, segment_split
-from vosjax.inference.checkpoint_loading import check_trained_network, load_network, locate_checkpoint
+from vosjax.inference.checkpoint_loading import load_network
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.metrics import Summary, format_table, write_csvs
 from vosjax.models import ModelConfig
@@ -91,9 +91,8 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
     raise DatasetError(f'the {split} split of {dataset} has no video')
   out_dir = os.path.abspath(out_dir or os.path.join(workdir, 'eval', split))
   step = config.eval.checkpoint_step if config.eval.checkpoint_step >= 0 else None
-  model_config = ModelConfig.from_dict(config.model.to_dict())
-  check_trained_network(model_config, locate_checkpoint(workdir, step).workdir)
-  model, variables, location = load_network(workdir, step=step, model_config=model_config)
+  model, variables, location = load_network(workdir, step=step,
+                                            model_config=ModelConfig.from_dict(config.model.to_dict()))
   print(f'Evaluating {location.directory}/{location.step} on {dataset} {split} ({len(videos)} videos) into '
         f'{out_dir}', flush=True)
   youtube = dataset == 'youtube_vos'

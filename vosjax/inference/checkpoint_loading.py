@@ -111,10 +111,13 @@ def load_network(path: str, *, step: int | None = None, model_config: ModelConfi
 
   Args:
     path: a training workdir or `<workdir>/checkpoints/<step>`.
-    model_config: the architecture (default: the workdir's config.json).
+    model_config: the architecture (default: the workdir's config.json; if given, it must match config.json's but for
+      INFERENCE_FIELDS, else NetworkMismatchError).
     **overrides: ModelConfig fields to change that do not change the variables (e.g. dtype='bfloat16').
   """
   location = locate_checkpoint(path, step)
+  if model_config is not None:
+    check_trained_network(model_config, location.workdir)
   config = model_config or workdir_model_config(location.workdir)
   model = VOSNet(dataclasses.replace(config, **overrides))
   return model, restore_variables(model, location), location

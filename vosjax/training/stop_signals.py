@@ -5,9 +5,9 @@ input state was donated (the old state is then gone and the new one not yet boun
 to save. `StopRequest` instead records the signal, and the training loop checks it between steps, where the state is
 whole. A second Ctrl-C while a stop is pending restores the default behaviour and interrupts at once.
 
-With several hosts each process checks its own signals: schedulers that preempt a job signal every host, and each
-then saves its part of the checkpoint at the same step only if they stop at the same step, so send the signal to all
-processes together (as SLURM's `scancel --signal` does); a signal to one host alone stops that host only.
+With several hosts each process sees only its own signals, and a multi-host checkpoint needs every process to save
+the same step: signal all processes together (schedulers preempting a job do, as does SLURM's `scancel --signal`).
+Processes stopping at different steps would wait for each other in the save.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class _MetricWriter:
       kept = []
       if os.path.exists(path):
         with open(path) as f:
-          kept = [line for line in f if _step_of(line) is not None and _step_of(line) <= resumed_at]
+          steps = [(line, _step_of(line)) for line in f]
+        kept = [line for line, step in steps if step is not None and step <= resumed_at]
       self._json = open(path, 'w')
       self._json.writelines(kept)
       self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
