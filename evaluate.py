@@ -6,6 +6,9 @@ YouTube-VOS: the submission layout and its zip), which is then scored with the o
 evaluation resumes where it stopped. Any config field can be overridden, e.g. `--config.data.root=/data/DAVIS`,
 `--config.eval.short_side=480`, `--config.model.dtype=bfloat16`.
 
+A baseline instead of the network (copy-first-frame, or optical-flow propagation), same writer and scorer:
+  python evaluate.py --config C --split holdout --baseline optical_flow --config.data.davis_root=D
+
 Scoring an existing results folder, with no model:
   python evaluate.py --results_path R --davis_root D --split val [--year 2016]
 """
@@ -30,6 +33,9 @@ flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, t
 flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>)')
 flags.DEFINE_string('results_path', None, 'score this existing results folder (with --davis_root), no model')
 flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')
+flags.DEFINE_enum('baseline', None, ['copy_first_frame', 'optical_flow'],
+                  'segment the split with this baseline instead of a network (into --out, default '
+                  '<workdir>/baselines/<name>/<split>) and score it')
 flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
 flags.DEFINE_string('resolution', '480p', 'DAVIS resolution folder for --results_path')
 define_distributed_flags()
@@ -49,6 +55,11 @@ def main(argv):
       from vosjax.evaluation.evaluate_lib import score_folder
       score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
                    workers=FLAGS.config.eval.workers)
+      return
+    if FLAGS.baseline:
+      from vosjax.evaluation.evaluate_lib import evaluate_baseline
+      out = FLAGS.out or os.path.join(FLAGS.workdir, 'baselines', FLAGS.baseline, FLAGS.split)
+      evaluate_baseline(FLAGS.config, FLAGS.baseline, FLAGS.split, out)
       return
     initialize_distributed()
     from vosjax.evaluation.evaluate_lib import evaluate_checkpoint

@@ -31,7 +31,9 @@ def get_config() -> ml_collections.ConfigDict:
       tfds_data_dir='',
       num_workers=2,  # grain worker processes
       val_source='',  # the dataset whose val split validation uses ('' = no validation)
+      val_split='val',  # or 'holdout': the held-out videos below, from val_source's train split
       val_videos=0,  # 0 = every video of the val split
+      holdout='',  # comma-separated video names never trained on (evaluate.py --split holdout scores them)
       root='',  # evaluate.py: replaces the evaluated dataset's root (any DAVIS-layout folder)
       youtube_vos_all_frames_root='',  # valid_all_frames (every frame); '' = the every-5th-frame valid/JPEGImages
   ))
@@ -42,6 +44,10 @@ def get_config() -> ml_collections.ConfigDict:
       workers=2,  # processes scoring sequences
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
+  # A curriculum epoch of 7,500 clips: the 150,000 steps of 4 clips are 80 epochs, so the skip grows at epochs 20,
+  # 40 and 60 and reaches its cap of 25 three quarters into training, whatever the size of the video list (one pass
+  # over DAVIS alone is 15 steps, which would end the curriculum within the first 900 steps).
+  config.clip.epoch_clips = 7_500
   config.optim = ml_collections.ConfigDict(dict(
       lr=1e-5,
       schedule='constant',  # or 'cosine': linear warm-up over warmup_steps, cosine decay to 0 at train.num_steps
@@ -61,5 +67,6 @@ def get_config() -> ml_collections.ConfigDict:
       init_from='',  # a workdir whose latest checkpoint initialises the network (main training after pre-training)
       imagenet_frame_encoder='',  # torchvision resnet50 .pth/.npz/.safetensors
       imagenet_mask_encoder='',  # torchvision resnet18
+      allow_random_init=False,  # True: train a ResNet-50 frame encoder from random weights (refused otherwise)
   ))
   return config

@@ -2,6 +2,9 @@
 
 * T frames in time order; between consecutive sampled frames a random skip of 0..max_skip frames.
 * The curriculum: max_skip grows by `skip_growth` every `skip_growth_epochs` epochs (paper: +5 every 20 epochs).
+  An epoch is `epoch_clips` clips when that is set, else one pass over the training list: with a small list (DAVIS
+  alone: 60 videos, 15 steps of 4 clips) a pass is so short that the curriculum would end within the first 1% of
+  training, so the configs fix the epoch in clips instead (see configs/base.py).
 * Skips are counted in real video frames: for YouTube-VOS, whose listed frames are every 5th frame, they are divided
   by the video's `frame_step`.
 * A video shorter than the clip's span gets smaller skips (down to consecutive frames, then repeated frames).
@@ -25,6 +28,7 @@ class ClipConfig:
     max_skip: the initial maximum skip between sampled frames, in real video frames (paper: 10).
     skip_growth: added to max_skip every `skip_growth_epochs` epochs (paper: 5 every 20); 0 disables.
     skip_growth_epochs: see above.
+    epoch_clips: clips per curriculum epoch; 0 = one pass over the training list.
     max_skip_limit: the curriculum never exceeds this.
     min_object_pixels: an object counts as visible in the clip's first frame (after augmentation) with this many
       pixels; a clip needs at least one visible object.
@@ -42,6 +46,7 @@ class ClipConfig:
   max_skip: int = 10
   skip_growth: int = 5
   skip_growth_epochs: int = 20
+  epoch_clips: int = 0
   max_skip_limit: int = 25
   min_object_pixels: int = 100
   scale_range: tuple[float, float] = (0.8, 1.25)
@@ -55,6 +60,11 @@ class ClipConfig:
   saturation: float = 0.05
   hue: float = 0.05
   grayscale_probability: float = 0.05
+
+
+def curriculum_epoch(config: ClipConfig, clip_index: int, list_length: int) -> int:
+  """The 0-based curriculum epoch of the clip_index-th clip of the stream (list_length: videos per pass)."""
+  return clip_index // (config.epoch_clips or max(list_length, 1))
 
 
 def max_skip_at_epoch(config: ClipConfig, epoch: int) -> int:

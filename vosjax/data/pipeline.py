@@ -28,7 +28,8 @@ import grain
 import numpy as np
 
 from vosjax.data.augment import clip_transforms, colour_jitter, warp
-from vosjax.data.clip_sampling import ClipConfig, choose_objects, max_skip_at_epoch, sample_frame_indices
+from vosjax.data.clip_sampling import (ClipConfig, choose_objects, curriculum_epoch, max_skip_at_epoch,
+                                      sample_frame_indices)
 from vosjax.data.image_io import DatasetError
 
 _log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class ClipMaker(grain.transforms.MapWithIndex):
 
   def map_with_index(self, index: int, video: Video) -> dict:
     rng = np.random.default_rng([self._seed, index])
-    epoch = index // len(self._entries)
+    epoch = curriculum_epoch(self._config, index, len(self._entries))
     broken = 0
     for _ in range(self._max_replacements):
       try:

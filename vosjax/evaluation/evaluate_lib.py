@@ -22,6 +22,7 @@ from vosjax.data import davis_videos, youtube_vos_videos
 from vosjax.data.image_io import DatasetError
 from vosjax.data.synthetic import ensure_dataset
 from vosjax.data.video import FileVideo
+from vosjax.evaluation.baselines import make_baseline
 from vosjax.evaluation.scoring import score_results
 from vosjax.evaluation.split_segmentation import SegmentationStats, frames_to_do, prepare_folder, segment_split
 from vosjax.inference.checkpoint_loading import load_network
@@ -29,6 +30,7 @@ from vosjax.inference.engine import VideoSegmenter
 from vosjax.metrics import Summary, format_table, write_csvs
 from vosjax.models import ModelConfig
 from vosjax.progress import Progress
+from vosjax.training.datasets import HOLDOUT_SPLIT, holdout_videos
 
 DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos')
 
@@ -41,8 +43,13 @@ def evaluated_dataset(config) -> str:
 
 
 def split_videos(config, dataset: str, split: str) -> list[FileVideo]:
-  """The videos of a split (raises DatasetError naming a missing or malformed root)."""
+  """The videos of a split (raises DatasetError naming a missing or malformed root).
+
+  `split='holdout'` is the config's held-out videos (`data.holdout`), taken from the dataset's train split.
+  """
   data = config.data
+  if split == HOLDOUT_SPLIT:
+    return holdout_videos(split_videos(config, dataset, 'train'), data.holdout)
   if dataset == 'youtube_vos':
     return youtube_vos_videos(data.root or data.youtube_vos_root, 'valid' if split in ('val', 'valid') else split,
                               all_frames_root=data.youtube_vos_all_frames_root or None)
@@ -121,6 +128,29 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
     summary = score_and_report(masks_dir, videos, split, davis2016=dataset == 'davis2016',
                                workers=config.eval.workers)
     results.update(summary.global_results)
+  with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
+    json.dump(results, f, indent=1)
+  return results
+
+
+def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[str, Any]:
+  """Segments `split` with a baseline (`vosjax.evaluation.baselines`) into `out_dir` and scores it like a network."""
+  dataset = evaluated_dataset(config)
+  if dataset == 'youtube_vos':
+    raise ValueError('baselines are scored on DAVIS-layout datasets only (YouTube-VOS valid has no public masks)')
+  videos = split_videos(config, dataset, split)
+  if not videos:
+    raise DatasetError(f'the {split} split of {dataset} has no video')
+  out_dir = os.path.abspath(out_dir)
+  print(f'Baseline {baseline} on {dataset} {split} ({len(videos)} videos) into {out_dir}', flush=True)
+  prepare_folder(out_dir, {'baseline': baseline, 'dataset': dataset, 'split': split})
+  progress = Progress(frames_to_do(videos, out_dir), f'{baseline} {dataset} {split}')
+  stats = segment_split(make_baseline(baseline), videos, out_dir, on_frame=progress.update)
+  progress.close()
+  results = _print_stats(stats)
+  results.update(baseline=baseline, results_path=out_dir)
+  summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers)
+  results.update(summary.global_results)
   with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
     json.dump(results, f, indent=1)
   return results

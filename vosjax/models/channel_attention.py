@@ -32,4 +32,8 @@ class ChannelAttention(nn.Module):
     rho = self.param('alpha', nn.initializers.constant(self.alpha_init), ())
     alpha = jax.nn.softplus(rho)
     out = alpha * redistributed + flat  # Eq. 7
+    # For inspection only (`vosjax.evaluation.module_statistics`): kept when 'intermediates' is mutable.
+    self.sow('intermediates', 'attention', attention)
+    self.sow('intermediates', 'residual_ratio',
+             jnp.linalg.norm(alpha * redistributed, axis=(1, 2)) / jnp.maximum(jnp.linalg.norm(flat, axis=(1, 2)), 1e-12))
     return out.reshape(features.shape).astype(features.dtype)

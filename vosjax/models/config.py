@@ -57,8 +57,11 @@ class ModelConfig:
     use_mem: apply the mask embedding module (Eq. 8).
     mem_widths: channels of MEM's four stride-2 conv+ReLU layers (so its output is at stride 16).
     mem_history: number of past predicted masks MEM sees (paper: 3).
+    mem_position: give MEM the position channels P of Eq. 8 (off only for the ablation).
     fuser_dim: channels of the block fusing mask-encoder and frame features before the value projection.
-    decoder_dim: channels of the decoder's stride-16 input block.
+    decoder_dim: channels of the decoder's stride-16 input block. 256 is STM's decoder (a 3x3 conv to 256 and a
+      256-channel residual block, then the two refinements at 256), which the paper says it uses; a larger value
+      widens that block and adds a 3x3 conv down to decoder_up_dims[0].
     decoder_up_dims: channels after the stride-8 and the stride-4 refinement blocks.
     dtype: computation dtype ('float32' or 'bfloat16'); parameters and the matcher state stay float32.
   """
@@ -78,8 +81,9 @@ class ModelConfig:
   use_mem: bool = True
   mem_widths: tuple[int, int, int, int] = (16, 32, 64, 128)
   mem_history: int = 3
+  mem_position: bool = True
   fuser_dim: int = 512
-  decoder_dim: int = 512
+  decoder_dim: int = 256
   decoder_up_dims: tuple[int, int] = (256, 256)
   dtype: Literal['float32', 'bfloat16'] = 'float32'
 

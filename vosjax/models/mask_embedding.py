@@ -45,14 +45,18 @@ class MaskEmbedding(nn.Module):
   """MEM: four stride-2 conv+ReLU layers over past masks and positions."""
 
   widths: tuple[int, int, int, int]
+  use_position: bool = True
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, history: jax.Array) -> jax.Array:
-    """[B', H, W, 2 * L] -> [B', ceil(H / 16), ceil(W / 16), widths[-1]]."""
+    """[B', H, W, 2 * L] -> [B', ceil(H / 16), ceil(W / 16), widths[-1]] (P appended to the input first)."""
     batch, height, width, _ = history.shape
-    position = jnp.broadcast_to(position_channels(height, width), (batch, height, width, 3))
-    x = jnp.concatenate([history, position], axis=-1).astype(self.dtype)
+    x = history
+    if self.use_position:  # P of Eq. 8 (off only for the ablation)
+      position = jnp.broadcast_to(position_channels(height, width), (batch, height, width, 3))
+      x = jnp.concatenate([history, position], axis=-1)
+    x = x.astype(self.dtype)
     for index, channels in enumerate(self.widths):
       x = nn.relu(nn.Conv(channels, (3, 3), (2, 2), padding=((1, 1), (1, 1)), dtype=self.dtype,
                           name=f'conv{index}')(x))

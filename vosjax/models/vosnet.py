@@ -96,7 +96,7 @@ class VOSNet(nn.Module):
     if cfg.use_cam:
       self.channel_attention = ChannelAttention()
     if cfg.use_mem:
-      self.mask_embedding = MaskEmbedding(cfg.mem_widths, dtype=dtype)
+      self.mask_embedding = MaskEmbedding(cfg.mem_widths, use_position=cfg.mem_position, dtype=dtype)
     self.decoder = Decoder(cfg.decoder_dim, cfg.decoder_up_dims, dtype=dtype)
 
   # ---------------------------------------------------------------------------------------------------- encoding
@@ -200,6 +200,8 @@ class VOSNet(nn.Module):
     else:
       read = mb.read_memory_bank(state.matcher, query_key)
     read = read.reshape(batch, objects, h, w, cfg.value_dim).astype(dtype)
+    self.sow('intermediates', 'read', read)  # D_T and V_L, for inspection only (kept when 'intermediates' is mutable)
+    self.sow('intermediates', 'query_value', features.query_value)
     query_value = jnp.broadcast_to(features.query_value[:, None], (batch, objects) + features.query_value.shape[1:])
     if cfg.gam_combine == 'sum':
       x = read + query_value.astype(dtype)

@@ -9,6 +9,24 @@ from vosjax.data.pipeline import TrainingSource
 from vosjax.data.synthetic import ensure_dataset
 
 KINDS = ('synthetic', 'davis', 'davis2016', 'youtube_vos', 'coco', 'tfds_davis')
+HOLDOUT_SPLIT = 'holdout'  # the config's held-out videos (data.holdout), carved out of the train split
+
+
+def holdout_names(spec: str) -> list[str]:
+  """'bear, hockey' -> ['bear', 'hockey'] (the config's `data.holdout`)."""
+  return [name.strip() for name in spec.split(',') if name.strip()]
+
+
+def holdout_videos(videos, spec: str) -> list:
+  """The videos named in `spec`, in its order; a name the split does not hold is an error naming it."""
+  names = holdout_names(spec)
+  if not names:
+    raise DatasetError('the holdout split is empty: name the held-out videos in config.data.holdout')
+  by_name = {video.name: video for video in videos}
+  missing = [name for name in names if name not in by_name]
+  if missing:
+    raise DatasetError(f'held-out videos {", ".join(missing)} (config.data.holdout) are not in the train split')
+  return [by_name[name] for name in names]
 
 
 def parse_sources(spec: str) -> list[tuple[str, int]]:
@@ -39,10 +57,14 @@ def _videos(kind: str, data, split: str):
 
 
 def training_sources(data) -> list[TrainingSource]:
-  """The config's `data.sources` as TrainingSources (raises DatasetError naming a missing or malformed root)."""
+  """The config's `data.sources` as TrainingSources (raises DatasetError naming a missing or malformed root).
+
+  Videos named in `data.holdout` are never trained on, whichever source lists them.
+  """
   sources = []
+  held_out = set(holdout_names(data.holdout))
   for kind, weight in parse_sources(data.sources):
-    videos = _videos(kind, data, 'train')
+    videos = [video for video in _videos(kind, data, 'train') if video.name not in held_out]
     if not videos:
       raise DatasetError(f'data source {kind!r} has no training videos')
     sources.append(TrainingSource(kind, tuple(videos), weight))
@@ -50,10 +72,16 @@ def training_sources(data) -> list[TrainingSource]:
 
 
 def validation_videos(data) -> list:
-  """The videos of `data.val_source`'s val split (the first `data.val_videos`, 0 = all), or [] with no source."""
+  """The videos of `data.val_source`'s `data.val_split` (the first `data.val_videos`, 0 = all), or [] with no source.
+
+  `data.val_split='holdout'` validates on the held-out videos of the source's train split.
+  """
   if not data.val_source:
     return []
-  videos = _videos(data.val_source, data, 'val')
+  if data.val_split == HOLDOUT_SPLIT:
+    videos = holdout_videos(_videos(data.val_source, data, 'train'), data.holdout)
+  else:
+    videos = _videos(data.val_source, data, data.val_split)
   return videos[:data.val_videos] if data.val_videos else videos
 
 

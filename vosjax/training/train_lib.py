@@ -18,7 +18,7 @@ import numpy as np
 from vosjax.data.pipeline import training_dataset
 from vosjax.evaluation import copy_first_frame, evaluate_videos
 from vosjax.inference import VideoSegmenter
-from vosjax.models import ModelConfig, VOSNet, init_variables
+from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config
 from vosjax.progress import format_duration
 from vosjax.training import checkpoints
 from vosjax.training.datasets import clip_config, training_sources, validation_videos
@@ -31,6 +31,27 @@ from vosjax.weights import load_imagenet_encoders
 
 class NonFiniteLossError(FloatingPointError):
   """The loss became NaN or Inf; the message names the step."""
+
+
+class RandomPaperEncoderError(ValueError):
+  """A paper-size frame encoder would start from random weights (see `check_encoder_initialisation`)."""
+
+
+def check_encoder_initialisation(config) -> None:
+  """Refuses to train the paper's ResNet-50 frame encoder from random weights unless the config says so.
+
+  The paper starts from ImageNet weights and freezes batch-norm statistics. On random weights those statistics are
+  mean 0, variance 1 and never move, so normalisation does nothing and the network trains poorly; such a run is
+  almost always a forgotten `train.imagenet_frame_encoder`, not a choice.
+  """
+  train = config.train
+  if train.imagenet_frame_encoder or train.init_from or train.allow_random_init:
+    return
+  if ModelConfig.from_dict(config.model.to_dict()).frame_encoder == paper_config().frame_encoder:
+    raise RandomPaperEncoderError(
+        'the ResNet-50 frame encoder would start from random weights with frozen batch-norm statistics of mean 0 '
+        'and variance 1; give --config.train.imagenet_frame_encoder=resnet50.pth (torchvision ImageNet weights) or '
+        '--config.train.init_from=WORKDIR, or set --config.train.allow_random_init=True to train from scratch')
 
 
 def _initial_variables(config, model: VOSNet) -> dict:
@@ -111,6 +132,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   # Everything that can fail on bad input happens before anything compiles.
   sources = training_sources(config.data)
   val_videos = validation_videos(config.data)
+  check_encoder_initialisation(config)
   clips = clip_config(config)
   model = VOSNet(ModelConfig.from_dict(config.model.to_dict()))
   if jax.process_index() == 0:
