@@ -1,23 +1,57 @@
-"""Real video on a 2-core CPU: DAVIS 2016 train minus the held-out videos (work in progress)."""
+"""Real video on a 2-core CPU: DAVIS 2016's training videos minus six held-out ones, from scratch, in about an hour.
 
-import dataclasses
+    python train.py --config configs/davis2016_cpu.py --workdir W --config.data.davis_root=DIR
+    python evaluate.py --config configs/davis2016_cpu.py --workdir W --config.data.davis_root=DIR --split holdout
+
+Every choice below was measured on the held-out videos (J&F at 480p; README, "Real video"):
+* A small network (ResNet-style encoders of widths 16/32/64 and 8/16/32, 32-d keys, 64-d values): at the same
+  number of steps it beat the tiny network by 0.065 J&F (500 steps: 0.364 vs 0.299) for 1.7x the step time.
+* GAM's softmaxes get a learned temperature (starting at 4) and CAM compares channels by cosine similarity: without
+  them D_T was the same vector at every position and CAM's attention uniform (README, "Looking inside").
+* 160x160 crops of 5 frames from frames zoomed to about the crop's size, skips of 0..5 frames, one object (DAVIS
+  2016 has one), Adam peaking at 1e-3 with a cosine decay; evaluation at native 480p (an internal short side of 240
+  or 160 scored 0.012 and 0.028 lower).
+* No pre-training stage: the hour goes to real video.
+
+The held-out videos (`data.holdout`) are never trained on, whatever the root; `--split holdout` scores them, and
+`--split val --config.eval.dataset=davis` scores a DAVIS root's val split.
+"""
 
 from configs import base
-from vosjax.models import tiny_config
+from vosjax.models import ModelConfig, ResNetConfig
 
+# Six of DAVIS 2016's 30 training videos, of varied difficulty (optical-flow J&F from 0.26 to 0.70).
 HOLDOUT = 'bear,bmx-bumps,car-turn,dance-jump,hockey,mallard-fly'
+
+
+def small_network() -> ModelConfig:
+  """Between `tiny_config()` and the paper's: about 4x the tiny network's convolution work."""
+  return ModelConfig(
+      frame_encoder=ResNetConfig(block='bottleneck', depths=(1, 1, 1), widths=(16, 32, 64), stem_width=16),
+      mask_encoder=ResNetConfig(block='basic', depths=(1, 1, 1), widths=(8, 16, 32), stem_width=8),
+      key_dim=32,
+      value_dim=64,
+      query_value_dim=64,
+      gam_temperature_init=4.0,
+      cam_similarity='cosine',
+      mem_widths=(8, 16, 32, 32),
+      fuser_dim=64,
+      decoder_dim=64,
+      decoder_up_dims=(32, 32),
+      memory_bucket=8,
+  )
 
 
 def get_config():
   config = base.get_config()
-  config.model = base.model_block(dataclasses.replace(tiny_config(), memory_bucket=8))
+  config.model = base.model_block(small_network())
   config.data.sources = 'davis:1'
   config.data.davis_root = '../shared/data/davis2016-train'
   config.data.val_source = 'davis'
   config.data.val_split = 'holdout'
   config.data.holdout = HOLDOUT
-  config.eval.dataset = 'davis'
   config.data.num_workers = 1
+  config.eval.dataset = 'davis'
   config.clip.num_frames = 5
   config.clip.crop_size = 160
   config.clip.max_objects = 1
@@ -27,7 +61,7 @@ def get_config():
   config.optim.schedule = 'cosine'
   config.optim.warmup_steps = 100
   config.train.batch_size = 4
-  config.train.num_steps = 3000
+  config.train.num_steps = 4000
   config.train.log_every = 50
   config.train.checkpoint_every = 500
   config.train.eval_every = 0

@@ -4,6 +4,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from vosjax.models import ResNet, ResNetConfig, tiny_config
 from vosjax.models.aggregation import soft_aggregate
@@ -38,6 +39,24 @@ def test_channel_attention_implements_eq_4_to_7():
   attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)  # Eq. 5, normalised over i
   expected = float(alpha) * f @ attention + f
   np.testing.assert_allclose(np.asarray(out[0]).reshape(35, 6), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_cosine_channel_attention_is_scale_and_resolution_free():
+  x = jax.random.normal(jax.random.key(2), (1, 4, 6, 5))
+  module = ChannelAttention(similarity='cosine', temperature_init=10.0)
+  variables, out = _init_apply(module, x)
+  assert float(jnp.exp(variables['params']['log_temperature'])) == pytest.approx(10.0)
+  f = np.asarray(x[0]).reshape(24, 5)
+  unit = f / np.linalg.norm(f, axis=0, keepdims=True)
+  relation = 10.0 * unit.T @ unit
+  attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)
+  alpha = float(jax.nn.softplus(variables['params']['alpha']))
+  np.testing.assert_allclose(np.asarray(out[0]).reshape(24, 5), alpha * f @ attention + f, rtol=1e-5, atol=1e-5)
+  # Doubling every pixel (a 2x larger frame) or scaling the features leaves the attention as it is.
+  bigger = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+  attention_of = lambda y: module.apply(variables, y, mutable=['intermediates'])[1]['intermediates']['attention'][0]
+  np.testing.assert_allclose(attention_of(bigger), attention_of(x), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(attention_of(3.0 * x), attention_of(x), rtol=1e-5, atol=1e-6)
 
 
 def test_mask_embedding_inputs_and_output_grid():

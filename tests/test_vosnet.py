@@ -61,13 +61,14 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
   return state, jnp.stack(outputs, axis=1)
 
 
-@pytest.mark.parametrize('matcher,objects,valid_objects', [
-    ('global', 1, 1),
-    ('global', 3, 2),
-    ('memory_bank', 3, 2),
+@pytest.mark.parametrize('matcher,objects,valid_objects,extra', [
+    ('global', 1, 1, {}),
+    ('global', 3, 2, {}),
+    ('global', 2, 2, {'gam_temperature_init': 4.0, 'cam_similarity': 'cosine'}),
+    ('memory_bank', 3, 2, {}),
 ])
-def test_step_and_scan_agree(matcher, objects, valid_objects):
-  model, variables = _model(matcher=matcher, memory_every=2)
+def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
+  model, variables = _model(matcher=matcher, memory_every=2, **extra)
   video, masks, valid = _clip(2, 7, objects, valid_objects)
   chex.clear_trace_counter()  # the counter is per function across the parametrised cases
 
@@ -115,6 +116,7 @@ def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():
     {'use_cam': False, 'use_mem': False},
     {'gam_combine': 'sum', 'key_normalization': 'mean'},
     {'mask_encoder_rgb': False},
+    {'mem_position': False},
     {'dtype': 'bfloat16'},
 ], ids=lambda o: ','.join(f'{k}={v}' for k, v in o.items()))
 def test_config_switches_run(overrides):

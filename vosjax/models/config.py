@@ -49,11 +49,18 @@ class ModelConfig:
     query_value_dim: channels of the current frame's own value V_L, combined with the read-out D_T.
     key_normalization: how GAM normalises keys (see `vosjax.models.global_context`): 'softmax' (GC-style, default),
       or 'mean' (the literal Eq. 1-3 product, divided by the number of positions).
+    gam_temperature_init: 0 = the key and query logits enter GAM's softmaxes as they are; > 0 = both are multiplied by
+      a learned temperature starting at this value (softmax normalisation only). Measured on real video: without
+      it the softmaxes stay nearly flat and D_T is almost the same vector at every position.
     gam_combine: 'concat' (D_T concatenated with V_L) or 'sum' (V_L projected to C_M and added).
     matcher: 'global' (GAM, fixed-size state) or 'memory_bank' (STM-style memory that grows with the video).
     memory_every: a frame enters the memory bank every this many frames (STM: 5). GAM updates every frame.
     memory_bucket: the memory bank grows its capacity in multiples of this many frames.
     use_cam: apply the channel-wise attention module (Eq. 4-7).
+    cam_similarity: how CAM's channel relation R is measured (see `vosjax.models.channel_attention`): 'dot_mean'
+      (Eq. 4 divided by the number of positions) or 'cosine' (channels compared as unit vectors, times a learned
+      temperature starting at `cam_temperature_init`).
+    cam_temperature_init: see cam_similarity.
     use_mem: apply the mask embedding module (Eq. 8).
     mem_widths: channels of MEM's four stride-2 conv+ReLU layers (so its output is at stride 16).
     mem_history: number of past predicted masks MEM sees (paper: 3).
@@ -73,11 +80,14 @@ class ModelConfig:
   value_dim: int = 512
   query_value_dim: int = 512
   key_normalization: Literal['softmax', 'mean'] = 'softmax'
+  gam_temperature_init: float = 0.0
   gam_combine: Literal['concat', 'sum'] = 'concat'
   matcher: Literal['global', 'memory_bank'] = 'global'
   memory_every: int = 5
   memory_bucket: int = 8
   use_cam: bool = True
+  cam_similarity: Literal['dot_mean', 'cosine'] = 'dot_mean'
+  cam_temperature_init: float = 10.0
   use_mem: bool = True
   mem_widths: tuple[int, int, int, int] = (16, 32, 64, 128)
   mem_history: int = 3
@@ -92,6 +102,8 @@ class ModelConfig:
       raise ValueError(f"matcher must be 'global' or 'memory_bank', got {self.matcher!r}")
     if self.key_normalization not in ('softmax', 'mean'):
       raise ValueError(f"key_normalization must be 'softmax' or 'mean', got {self.key_normalization!r}")
+    if self.cam_similarity not in ('dot_mean', 'cosine'):
+      raise ValueError(f"cam_similarity must be 'dot_mean' or 'cosine', got {self.cam_similarity!r}")
     if self.gam_combine not in ('concat', 'sum'):
       raise ValueError(f"gam_combine must be 'concat' or 'sum', got {self.gam_combine!r}")
     if len(self.frame_encoder.depths) != 3 or len(self.mask_encoder.depths) != 3:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Union
 
+import math
+
 import flax.linen as nn
 import flax.struct
 import jax
@@ -94,7 +96,11 @@ class VOSNet(nn.Module):
     self.skip4_proj = SkipProjection(cfg.decoder_up_dims[1], dtype=dtype)
     self.mask_encoder = MaskEncoder(cfg)
     if cfg.use_cam:
-      self.channel_attention = ChannelAttention()
+      self.channel_attention = ChannelAttention(similarity=cfg.cam_similarity,
+                                                temperature_init=cfg.cam_temperature_init)
+    if cfg.matcher == 'global' and cfg.key_normalization == 'softmax' and cfg.gam_temperature_init > 0:
+      self.gam_log_temperature = self.param('gam_log_temperature',
+                                            nn.initializers.constant(math.log(cfg.gam_temperature_init)), ())
     if cfg.use_mem:
       self.mask_embedding = MaskEmbedding(cfg.mem_widths, use_position=cfg.mem_position, dtype=dtype)
     self.decoder = Decoder(cfg.decoder_dim, cfg.decoder_up_dims, dtype=dtype)
@@ -169,7 +175,7 @@ class VOSNet(nn.Module):
     values = values.reshape(batch, objects, -1, cfg.value_dim)
     key = features.key.reshape(batch, -1, cfg.key_dim)
     if cfg.matcher == 'global':
-      frame_ctx = gc.frame_context(key, values, cfg.key_normalization)
+      frame_ctx = gc.frame_context(self._gam_logits(key), values, cfg.key_normalization)
       matcher = gc.update_global_context(state.matcher, frame_ctx, state.object_valid)
     else:
       write = state.frame_index % cfg.memory_every == 0
@@ -177,6 +183,12 @@ class VOSNet(nn.Module):
         write = write | jnp.any(joining, axis=1)
       matcher = mb.write_memory_bank(state.matcher, key, values, write)
     return state.replace(matcher=matcher, history=history)
+
+  def _gam_logits(self, key: jax.Array) -> jax.Array:
+    """Keys as GAM's softmaxes see them: times the learned temperature where the config has one."""
+    if hasattr(self, 'gam_log_temperature'):
+      return key.astype(jnp.float32) * jnp.exp(self.gam_log_temperature)
+    return key
 
   # ------------------------------------------------------------------------------------------------ segmentation
   def segment(self, state: TrackerState, features: FrameFeatures) -> jax.Array:
@@ -196,7 +208,7 @@ class VOSNet(nn.Module):
     height, width = features.image_size
     query_key = features.key.reshape(batch, h * w, cfg.key_dim)
     if cfg.matcher == 'global':
-      read = gc.read_global_context(state.matcher, query_key, cfg.key_normalization)  # D_T, Eq. 3
+      read = gc.read_global_context(state.matcher, self._gam_logits(query_key), cfg.key_normalization)  # D_T, Eq. 3
     else:
       read = mb.read_memory_bank(state.matcher, query_key)
     read = read.reshape(batch, objects, h, w, cfg.value_dim).astype(dtype)
