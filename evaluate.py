@@ -17,17 +17,19 @@ import os
 import sys
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
 from vosjax.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
+from vosjax.user_errors import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
 from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+
+PROGRAM = 'evaluate.py'
 
 apply_xla_defaults()
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
-config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
+define_config_flag(PROGRAM, DEFAULT_CONFIG, 'a configs/*.py file')
 flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')
 flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev; YouTube-VOS: valid)')
 flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>)')
@@ -39,35 +41,34 @@ flags.DEFINE_enum('baseline', None, ['copy_first_frame', 'optical_flow'],
 flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
 flags.DEFINE_string('resolution', '480p', 'DAVIS resolution folder for --results_path')
 define_distributed_flags()
+flags.DEFINE_bool('debug', False, 'show the traceback of input errors too (they are one line otherwise)')
 
 
 def main(argv):
   del argv
   if not any(arg.startswith(('--verbosity', '--v=', '-v')) for arg in sys.argv[1:]):
     logging.set_verbosity(logging.WARNING)
-  from vosjax.data.image_io import DatasetError
-  from vosjax.inference.checkpoint_loading import CheckpointNotFoundError, NetworkMismatchError
-  FLAGS = flags.FLAGS
-  try:
-    if FLAGS.results_path or FLAGS.davis_root:
-      if not (FLAGS.results_path and FLAGS.davis_root):
-        raise app.UsageError('--results_path and --davis_root go together')
-      from vosjax.evaluation.evaluate_lib import score_folder
-      score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
-                   workers=FLAGS.config.eval.workers)
-      return
-    if FLAGS.baseline:
-      from vosjax.evaluation.evaluate_lib import evaluate_baseline
-      out = FLAGS.out or os.path.join(FLAGS.workdir, 'baselines', FLAGS.baseline, FLAGS.split)
-      evaluate_baseline(FLAGS.config, FLAGS.baseline, FLAGS.split, out)
-      return
-    initialize_distributed()
-    from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
-    evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
-  except (DatasetError, CheckpointNotFoundError, NetworkMismatchError) as error:
-    print(f'evaluate.py: {error}', file=sys.stderr)
-    sys.exit(2)
+  run_entry_point(PROGRAM, evaluate, flags.FLAGS)
+
+
+def evaluate(FLAGS) -> None:  # noqa: N803 (the absl flags object)
+  from vosjax.user_errors import UserError
+  if FLAGS.results_path or FLAGS.davis_root:
+    if not (FLAGS.results_path and FLAGS.davis_root):
+      raise UserError('--results_path and --davis_root go together')
+    from vosjax.evaluation.evaluate_lib import score_folder
+    score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
+                 workers=FLAGS.config.eval.workers)
+    return
+  if FLAGS.baseline:
+    from vosjax.evaluation.evaluate_lib import evaluate_baseline
+    out = FLAGS.out or os.path.join(FLAGS.workdir, 'baselines', FLAGS.baseline, FLAGS.split)
+    evaluate_baseline(FLAGS.config, FLAGS.baseline, FLAGS.split, out)
+    return
+  initialize_distributed()
+  from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
+  evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=absl_flags_parser(PROGRAM))

@@ -10,19 +10,22 @@ import os
 import sys
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
 from vosjax.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
+from vosjax.user_errors import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
 from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+
+PROGRAM = 'train.py'
 
 apply_xla_defaults()
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
-config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, 'a configs/*.py file', lock_config=True)
+define_config_flag(PROGRAM, DEFAULT_CONFIG, 'a configs/*.py file')
 flags.DEFINE_string('workdir', 'runs/synthetic', 'where checkpoints, metrics and the config are written')
 define_distributed_flags()
+flags.DEFINE_bool('debug', False, 'show the traceback of input errors too (they are one line otherwise)')
 
 
 def main(argv):
@@ -32,10 +35,10 @@ def main(argv):
   initialize_distributed()
   from vosjax.training.train_lib import train_and_evaluate
   try:
-    train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+    run_entry_point(PROGRAM, train_and_evaluate, flags.FLAGS.config, flags.FLAGS.workdir)
   except KeyboardInterrupt:
     sys.exit(130)  # the checkpoint is saved (see StopRequest); the shell's convention for Ctrl-C
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=absl_flags_parser(PROGRAM))

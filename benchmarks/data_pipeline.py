@@ -67,4 +67,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-  main()
+  from vosjax.user_errors import run_entry_point
+  run_entry_point('data_pipeline.py', main)

@@ -245,4 +245,5 @@ def report(rows: list[dict], machine: dict) -> None:
 
 
 if __name__ == '__main__':
-  main()
+  from vosjax.user_errors import run_entry_point
+  run_entry_point('latency.py', main)

@@ -137,4 +137,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from vosjax.user_errors import run_entry_point
+  run_entry_point('train_throughput.py', main)

@@ -10,6 +10,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from pathlib import Path
 from PIL import Image
 
 from vosjax.data.image_io import davis_palette, read_mask, write_indexed_png
@@ -216,3 +217,51 @@ def test_the_overlay_video_appears_only_when_complete(tmp_path):
       writer.write(np.zeros((33, 47, 3), np.uint8), np.ones((33, 47), np.uint8))
   frames, _ = _video_frames(path)
   assert os.listdir(tmp_path) == ['overlay.mp4'] and len(frames) == 3 and frames[0].shape == (34, 48, 3)
+
+
+def test_outputs_never_mix_runs(workdir, inputs, tmp_path, capsys):
+  mp4, frames_dir, mask = inputs
+  out = tmp_path / 'out'
+  assert _run(['--video', mp4, '--mask', mask, '--checkpoint', workdir, '--out', str(out)]) == 0  # 12 frames
+  assert not (out / 'INCOMPLETE').exists()
+  capsys.readouterr()
+  # A second result into the same folder: refused without --overwrite, nothing touched.
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', workdir, '--out', str(out)]) == 2
+  message = capsys.readouterr().err.strip()
+  assert len(message.splitlines()) == 1 and str(out) in message and '--overwrite' in message, message
+  assert len(os.listdir(out / 'masks')) == FRAMES
+  # --overwrite: only the new video's 5 masks remain.
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', workdir, '--out', str(out), '--overwrite']) == 0
+  assert sorted(os.listdir(out / 'masks')) == [f'frame_{t:03d}.png' for t in range(5)]
+  # --overwrite removes only this command's own files.
+  (out / 'notes.txt').write_text('mine')
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', workdir, '--out', str(out), '--overwrite']) == 2
+  assert 'notes.txt' in capsys.readouterr().err and (out / 'notes.txt').exists()
+
+
+def test_an_unwritable_out_is_refused_before_the_network_loads(inputs, tmp_path, capsys):
+  mp4, _, mask = inputs
+  out = '/proc/vosjax_cannot_write_here'
+  # The checkpoint does not exist either: the message is about --out, so --out was checked first.
+  assert _run(['--video', mp4, '--mask', mask, '--checkpoint', str(tmp_path / 'none'), '--out', out]) == 2
+  message = capsys.readouterr().err.strip()
+  assert len(message.splitlines()) == 1 and out in message and 'cannot write' in message, message
+  # A checkpoint that cannot be loaded leaves no output folder behind.
+  fresh = tmp_path / 'fresh'
+  assert _run(['--video', mp4, '--mask', mask, '--checkpoint', str(tmp_path / 'none'), '--out', str(fresh)]) == 2
+  assert not fresh.exists()
+
+
+def test_a_frame_corrupt_mid_video_leaves_a_marked_partial_result(workdir, inputs, tmp_path, capsys):
+  _, frames_dir, mask = inputs
+  broken = tmp_path / 'broken'
+  broken.mkdir()
+  for name in sorted(os.listdir(frames_dir)):
+    (broken / name).write_bytes((Path(frames_dir) / name).read_bytes())
+  whole = (broken / 'frame_003.jpg').read_bytes()
+  (broken / 'frame_003.jpg').write_bytes(whole[:len(whole) // 3])  # its header reads, its pixels do not
+  out = tmp_path / 'out'
+  assert _run(['--video', str(broken), '--mask', mask, '--checkpoint', workdir, '--out', str(out)]) == 2
+  message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+  assert message.startswith('vosjax.segment: ') and 'frame_003.jpg' in message and 'INCOMPLETE' in message, message
+  assert (out / 'INCOMPLETE').is_file() and not (out / 'overlay.mp4').exists()

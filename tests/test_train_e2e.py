@@ -135,9 +135,42 @@ def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path, data_root):
   result = subprocess.run(_command(workdir, data_root, 6, '--config.optim.lr=1e30', '--config.train.checkpoint_every=1',
                                    '--config.train.log_every=100'),
                           capture_output=True, text=True, env=_env(), timeout=600)
-  assert result.returncode != 0
-  message = result.stderr.strip().splitlines()[-1]  # the exception's own line
-  assert 'NonFiniteLossError: the ' in message and ' is ' in message and 'at step' in message, result.stderr[-3000:]
+  assert result.returncode == 2, result.stderr[-3000:]
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert len(lines) <= 3 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+  message = lines[-1]
+  assert message.startswith('train.py: the ') and ' is ' in message and 'at step' in message, result.stderr[-3000:]
   bad_step = int(message.split('at step ')[1].split(';')[0])
   saved = sorted(int(name) for name in os.listdir(workdir / 'checkpoints') if name.isdigit())
   assert bad_step >= 2 and saved and saved[-1] == bad_step - 1, (bad_step, saved)
+
+
+def test_a_damaged_latest_checkpoint_resumes_from_the_previous_one(tmp_path, data_root):
+  """Truncating a file of the latest checkpoint: the resume reports it in one line, continues from the previous
+  checkpoint to the end, and ends with the parameters of an undamaged run."""
+  damaged = tmp_path / 'damaged'
+  every_2 = '--config.train.checkpoint_every=2'
+  result = subprocess.run(_command(damaged, data_root, 4, every_2), capture_output=True, text=True, env=_env(),
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  state_dir = damaged / 'checkpoints' / '4' / 'state'
+  files = [os.path.join(d, n) for d, _, names in os.walk(state_dir) for n in names]
+  biggest = max(files, key=os.path.getsize)
+  with open(biggest, 'r+b') as f:
+    f.truncate(os.path.getsize(biggest) // 2)
+  result = subprocess.run(_command(damaged, data_root, 6, every_2), capture_output=True, text=True, env=_env(),
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  notes = [line for line in result.stderr.splitlines() if 'damaged' in line]
+  assert len(notes) == 1 and 'step 4' in notes[0] and 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert 'Resuming from the checkpoint of step 2 ' in result.stdout, result.stdout[-3000:]
+  assert (damaged / 'damaged_checkpoints' / '4').is_dir()
+  straight = tmp_path / 'straight'
+  result = subprocess.run(_command(straight, data_root, 6, every_2), capture_output=True, text=True, env=_env(),
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  step_a, params_a = _final_params(straight)
+  step_b, params_b = _final_params(damaged)
+  assert step_a == step_b == 6
+  for a, b in zip(jax_leaves(params_a), jax_leaves(params_b)):
+    np.testing.assert_array_equal(a, b)

@@ -7,29 +7,38 @@ IN is a video file OpenCV reads (.mp4, ...) or a folder of .jpg/.jpeg/.png frame
 first frame's mask: an indexed PNG of object ids (0 background, 255 void) or a 0/255 grayscale PNG for one object.
 CKPT is a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step>`. DIR receives
 `masks/<frame name>.png` (DAVIS-palette indexed PNGs; a video file's frames are named 00000, 00001, ...) and
-`overlay.mp4` (the masks blended over the frames). Bad input stops the command with a one-line message, status 2.
+`overlay.mp4` (the masks blended over the frames). Bad input stops the command with a one-line message, status 2
+(`--debug` shows the traceback).
+
+DIR must be empty or new: a folder with files is refused unless `--overwrite`, which first removes what an earlier
+run of this command wrote there (masks/, overlay.mp4, INCOMPLETE) and refuses if anything else is in it. While the
+command runs, DIR holds a file INCOMPLETE, removed only when every frame is written, so a result cut short by an
+error or a kill cannot pass for a whole one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
+import shutil
 import time
 
-from vosjax.data.image_io import DatasetError, write_indexed_png
+from vosjax.data.image_io import write_indexed_png
 from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_first_mask, user_video_stream
-from vosjax.inference.checkpoint_loading import CheckpointNotFoundError, load_network
+from vosjax.inference.checkpoint_loading import load_network
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.progress import Progress
-from vosjax.visualization.overlay import OverlayVideoError, OverlayVideoWriter
+from vosjax.user_errors import UserError, one_line, run_entry_point
+from vosjax.visualization.overlay import OverlayVideoWriter
 from vosjax.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.segment'
+INCOMPLETE = 'INCOMPLETE'
+OWN_FILES = frozenset({'masks', 'overlay.mp4', INCOMPLETE})
 DEFAULT_FOLDER_FPS = 24.0
 
 
-class SegmentError(ValueError):
+class SegmentError(UserError, ValueError):
   """A command-line request that cannot be carried out (the message says which argument and why)."""
 
 
@@ -45,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="computation dtype (default: the checkpoint's)")
   parser.add_argument('--objects', type=int, default=None,
                       help="object slots to allocate (default: the mask's object count)")
+  parser.add_argument('--overwrite', action='store_true',
+                      help="replace an earlier result in --out (this command's own files only)")
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
   parser.add_argument('--fps', type=float, default=None,
                       help=f'frame rate of overlay.mp4 (default: the video\'s own; {DEFAULT_FOLDER_FPS:g} for a '
                            'frame folder)')
@@ -54,11 +66,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
   apply_xla_defaults()
   args = parse_args(argv)
-  try:
+  if args.debug:
     segment(args)
-  except (DatasetError, CheckpointNotFoundError, OverlayVideoError, SegmentError) as error:
-    print(f'{PROGRAM}: {error}', file=sys.stderr)
-    sys.exit(2)
+  else:
+    run_entry_point(PROGRAM, segment, args)
 
 
 def segment(args: argparse.Namespace) -> None:
@@ -74,36 +85,74 @@ def segment(args: argparse.Namespace) -> None:
     raise SegmentError(f'--objects {args.objects} is fewer than the {len(objects)} objects of {args.mask} '
                        f'(ids {list(objects)})')
   fps = _overlay_fps(video, args.fps)
-  if os.path.exists(args.out) and not os.path.isdir(args.out):
-    raise SegmentError(f'{args.out}: exists and is not a folder')
+  created = not os.path.exists(args.out)
+  prepare_output(args.out, args.overwrite)  # before the network loads: a bad --out costs nothing
 
   overrides = {'dtype': args.dtype} if args.dtype else {}
   try:
     model, variables, location = load_network(args.checkpoint, **overrides)
-  except ValueError as error:  # a config.json or checkpoint that is not this library's
-    raise SegmentError(str(error)) from None
+  except BaseException:  # nothing was segmented: leave no output behind
+    for name in OWN_FILES:
+      _remove(os.path.join(args.out, name))
+    if created:
+      os.rmdir(args.out)
+    raise
   print(f'Segmenting {video.path} ({video.num_frames} frames, {video.width}x{video.height}, {len(objects)} objects) '
         f'with {location.directory}/{location.step} ({model.config.dtype})', flush=True)
 
   segmenter = VideoSegmenter(model, variables, num_objects=args.objects, short_side=args.short_side or None)
   masks_dir = os.path.join(args.out, 'masks')
-  os.makedirs(masks_dir, exist_ok=True)
   overlay_path = os.path.join(args.out, 'overlay.mp4')
   progress = Progress(video.num_frames, 'segmenting')
   began = time.perf_counter()
   done = 0
-  with OverlayVideoWriter(overlay_path, fps, video.size) as overlay:
-    for frame, ids in segmenter.segment(user_video_stream(video, first_ids)):
-      write_indexed_png(os.path.join(masks_dir, f'{frame.name}.png'), ids)
-      overlay.write(frame.image, ids)
-      done += 1
-      progress.update(done)
+  try:
+    with OverlayVideoWriter(overlay_path, fps, video.size) as overlay:
+      for frame, ids in segmenter.segment(user_video_stream(video, first_ids)):
+        write_indexed_png(os.path.join(masks_dir, f'{frame.name}.png'), ids)
+        overlay.write(frame.image, ids)
+        done += 1
+        progress.update(done)
+  except UserError as error:  # e.g. a frame that turns out corrupt mid-video
+    progress.close()
+    raise SegmentError(f'{one_line(error)}; stopped after {done} of {video.num_frames} frames, so {args.out} holds a '
+                       f'partial result (marked by its file {INCOMPLETE})') from None
   progress.close()
+  os.remove(os.path.join(args.out, INCOMPLETE))
   seconds = time.perf_counter() - began
   print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) in {seconds:.1f}s '
         f'({done / seconds:.1f} frames/s, compilation included)')
   print(f'  masks:   {masks_dir}/ ({done} PNGs)')
   print(f'  overlay: {overlay_path} ({fps:g} fps)', flush=True)
+
+
+def prepare_output(out: str, overwrite: bool) -> None:
+  """Makes `out` an empty, writable folder holding only the INCOMPLETE marker (see the module docstring)."""
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise SegmentError(f'{out}: exists and is not a folder')
+  if os.path.isdir(out) and os.listdir(out):
+    if not overwrite:
+      raise SegmentError(f'{out}: the folder is not empty (an earlier result?); pass --overwrite to replace it, or '
+                         'choose another --out')
+    foreign = sorted(set(os.listdir(out)) - OWN_FILES)
+    if foreign:
+      raise SegmentError(f'{out}: --overwrite removes only this command\'s files, and the folder also holds '
+                         f'{", ".join(foreign[:5])}; choose another --out')
+    for name in OWN_FILES:
+      _remove(os.path.join(out, name))
+  try:
+    os.makedirs(os.path.join(out, 'masks'), exist_ok=True)
+    with open(os.path.join(out, INCOMPLETE), 'w') as f:
+      f.write('vosjax.segment has not finished writing this folder; its masks are partial.\n')
+  except OSError as error:
+    raise SegmentError(f'{out}: cannot write the output folder ({error.strerror or error})') from None
+
+
+def _remove(path: str) -> None:
+  if os.path.isdir(path):
+    shutil.rmtree(path)
+  elif os.path.exists(path):
+    os.remove(path)
 
 
 def _overlay_fps(video: UserVideo, requested: float | None) -> float:

@@ -14,8 +14,10 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from vosjax.user_errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
   """Bad or missing input data. The message names the file or folder and says what is wrong."""
 
 

@@ -27,10 +27,11 @@ from vosjax.evaluation.scoring import score_results
 from vosjax.evaluation.split_segmentation import SegmentationStats, frames_to_do, prepare_folder, segment_split
 from vosjax.inference.checkpoint_loading import load_network
 from vosjax.inference.engine import VideoSegmenter
-from vosjax.metrics import Summary, format_table, write_csvs
+from vosjax.metrics import Summary, format_table, remove_csvs, write_csvs
 from vosjax.models import ModelConfig
 from vosjax.progress import Progress
 from vosjax.training.datasets import HOLDOUT_SPLIT, holdout_videos
+from vosjax.user_errors import ConfigError
 
 DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos')
 
@@ -38,7 +39,7 @@ DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos')
 def evaluated_dataset(config) -> str:
   dataset = config.eval.dataset or config.data.val_source or 'davis'
   if dataset not in DATASETS:
-    raise ValueError(f'cannot evaluate on {dataset!r}; choose config.eval.dataset from {", ".join(DATASETS)}')
+    raise ConfigError(f'--config.eval.dataset: cannot evaluate on {dataset!r}; choose from {", ".join(DATASETS)}')
   return dataset
 
 
@@ -137,7 +138,8 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
   """Segments `split` with a baseline (`vosjax.evaluation.baselines`) into `out_dir` and scores it like a network."""
   dataset = evaluated_dataset(config)
   if dataset == 'youtube_vos':
-    raise ValueError('baselines are scored on DAVIS-layout datasets only (YouTube-VOS valid has no public masks)')
+    raise ConfigError('--baseline: baselines are scored on DAVIS-layout datasets only (YouTube-VOS valid has no '
+                      'public masks)')
   videos = split_videos(config, dataset, split)
   if not videos:
     raise DatasetError(f'the {split} split of {dataset} has no video')
@@ -158,7 +160,8 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
 
 def score_and_report(results_path: str, videos: Sequence[FileVideo], split: str, *, davis2016: bool = False,
                      workers: int = 2) -> Summary:
-  """Scores a results folder, writes the two official CSVs into it and prints the table."""
+  """Scores a results folder, writes the two official CSVs into it and prints the table (a failure leaves none)."""
+  remove_csvs(results_path, split)
   progress = Progress(len(videos), 'scoring', unit='sequences', stream=sys.stderr)
   summary = score_results(results_path, videos, davis2016=davis2016, workers=workers, on_sequence=progress.update)
   progress.close()
@@ -171,5 +174,8 @@ def score_and_report(results_path: str, videos: Sequence[FileVideo], split: str,
 def score_folder(results_path: str, davis_root: str, split: str, *, year: int = 2017, resolution: str = '480p',
                  workers: int = 2) -> Summary:
   """`evaluate.py --results_path R --davis_root D`: the official DAVIS figures of an existing results folder."""
+  if not os.path.isdir(results_path):
+    raise DatasetError(f'{results_path}: results folder not found')
+  remove_csvs(results_path, split)  # also when the ground truth below turns out unreadable
   videos = davis_videos(davis_root, split, year=year, resolution=resolution)
   return score_and_report(results_path, videos, split, davis2016=year == 2016, workers=workers)

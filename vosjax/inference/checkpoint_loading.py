@@ -10,18 +10,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
+from typing import Callable
 
 import jax
 import orbax.checkpoint as ocp
 
 from vosjax.models import ModelConfig, VOSNet, init_variables
+from vosjax.training.checkpoint_integrity import DamagedCheckpointError, check_checksums, first_line
+from vosjax.user_errors import UserError
 
 
-class CheckpointNotFoundError(FileNotFoundError):
+class CheckpointNotFoundError(UserError, FileNotFoundError):
   """A path is neither a training workdir with checkpoints nor a checkpoint folder."""
 
 
-class NetworkMismatchError(ValueError):
+class NetworkMismatchError(UserError, ValueError):
   """The network asked for is not the one the workdir trained."""
 
 
@@ -83,11 +87,14 @@ def workdir_model_config(workdir: str) -> ModelConfig:
   except FileNotFoundError:
     raise CheckpointNotFoundError(f'{path}: missing; the workdir\'s network is unknown (pass its config)') from None
   except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-    raise ValueError(f'{path}: not a vosjax training config ({error})') from None
+    raise CheckpointNotFoundError(f'{path}: not a vosjax training config ({first_line(error)})') from None
 
 
 def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:
-  """{'params', 'batch_stats'} of `model` from a checkpoint, as host arrays (shapes checked against the model)."""
+  """{'params', 'batch_stats'} of `model` from a checkpoint, as host arrays (shapes checked against the model).
+
+  Raises DamagedCheckpointError when orbax cannot read it, NetworkMismatchError when a shape differs.
+  """
   abstract = jax.eval_shape(lambda: init_variables(model))
   abstract = {'params': abstract['params'], 'batch_stats': abstract['batch_stats']}
   manager = ocp.CheckpointManager(location.directory)
@@ -95,24 +102,53 @@ def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:
                                    restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
   try:
     restored = manager.restore(location.step, args=ocp.args.Composite(state=restore))['state']
-  except (ValueError, KeyError) as error:
-    raise ValueError(f'{location.directory}/{location.step}: does not hold this network\'s variables '
-                     f'({error})') from None
+  except Exception as error:  # noqa: BLE001 (orbax and tensorstore raise many types on bad files)
+    raise DamagedCheckpointError(f'{location.directory}/{location.step}: cannot be read ({first_line(error)})') from None
   for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(abstract), jax.tree.leaves(restored)):
     if tuple(got.shape) != tuple(want.shape):
-      raise ValueError(f'{location.directory}/{location.step}: {jax.tree_util.keystr(path)} has shape {got.shape}, '
-                       f'the network expects {want.shape} (a different architecture?)')
+      raise NetworkMismatchError(f'{location.directory}/{location.step}: {jax.tree_util.keystr(path)} has shape '
+                                 f'{got.shape}, the network expects {want.shape} (a different architecture?)')
   return restored
 
 
+def _readable_variables(model: VOSNet, location: CheckpointLocation, explicit: bool,
+                        report: Callable[[str], None]) -> tuple[dict, CheckpointLocation]:
+  """The variables of the newest readable checkpoint (only `location` itself when the caller named the step)."""
+  steps = sorted(int(n) for n in os.listdir(location.directory) if n.isdigit())
+  candidates = [location.step] if explicit else [s for s in reversed(steps) if s <= location.step]
+  problems = []
+  for step in candidates:
+    candidate = dataclasses.replace(location, step=step)
+    status, detail = check_checksums(os.path.join(location.directory, str(step)))
+    try:
+      if status == 'damaged':
+        raise DamagedCheckpointError(f'{location.directory}/{step}: {detail}')
+      variables = restore_variables(model, candidate)
+    except DamagedCheckpointError as error:
+      if status == 'intact':  # the files are as saved: the checkpoint holds something else than this network
+        raise NetworkMismatchError(f'{location.directory}/{step}: the checkpoint is intact (checksums match) but does '
+                                   f'not hold this network\'s variables; pass the config it was trained with') from None
+      if explicit:
+        raise
+      problems.append(f'step {step}')
+      report(f'{error}; the checkpoint is damaged, trying the previous one')
+      continue
+    if problems:
+      report(f'using the checkpoint of step {step} ({", ".join(problems)} damaged)')
+    return variables, candidate
+  raise DamagedCheckpointError(f'{location.directory}: no checkpoint could be read ({", ".join(problems)})')
+
+
 def load_network(path: str, *, step: int | None = None, model_config: ModelConfig | None = None,
-                 **overrides) -> tuple[VOSNet, dict, CheckpointLocation]:
-  """(network, variables, location) of a workdir's latest checkpoint (or `step`, or a step folder).
+                 report: Callable[[str], None] | None = None, **overrides) -> tuple[VOSNet, dict, CheckpointLocation]:
+  """(network, variables, location) of a workdir's latest readable checkpoint (or `step`, or a step folder).
 
   Args:
     path: a training workdir or `<workdir>/checkpoints/<step>`.
+    step: the step to load; with none, a damaged latest checkpoint is reported and the next older one used.
     model_config: the architecture (default: the workdir's config.json; if given, it must match config.json's but for
       INFERENCE_FIELDS, else NetworkMismatchError).
+    report: where one-line notes about damaged checkpoints go (default: stderr).
     **overrides: ModelConfig fields to change that do not change the variables (e.g. dtype='bfloat16').
   """
   location = locate_checkpoint(path, step)
@@ -120,4 +156,7 @@ def load_network(path: str, *, step: int | None = None, model_config: ModelConfi
     check_trained_network(model_config, location.workdir)
   config = model_config or workdir_model_config(location.workdir)
   model = VOSNet(dataclasses.replace(config, **overrides))
-  return model, restore_variables(model, location), location
+  explicit = step is not None or os.path.basename(path.rstrip(os.sep)).isdigit()
+  report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+  variables, location = _readable_variables(model, location, explicit, report)
+  return model, variables, location

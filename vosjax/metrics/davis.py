@@ -200,11 +200,23 @@ def _write_atomically(path: str, text: str) -> None:
   os.replace(temporary, path)
 
 
+def csv_paths(out_dir: str, split: str) -> tuple[str, str]:
+  """(`global_results-<split>.csv`, `per-sequence_results-<split>.csv`) in out_dir."""
+  return (os.path.join(out_dir, f'global_results-{split}.csv'),
+          os.path.join(out_dir, f'per-sequence_results-{split}.csv'))
+
+
+def remove_csvs(out_dir: str, split: str) -> None:
+  """Removes an earlier run's CSVs, so that a scoring that fails leaves none to be mistaken for its own."""
+  for path in csv_paths(out_dir, split):
+    if os.path.isfile(path):
+      os.remove(path)
+
+
 def write_csvs(summary: Summary, out_dir: str, split: str) -> tuple[str, str]:
   """Writes `global_results-<split>.csv` and `per-sequence_results-<split>.csv` (official columns, 3 decimals)."""
   os.makedirs(out_dir, exist_ok=True)
-  global_path = os.path.join(out_dir, f'global_results-{split}.csv')
-  sequence_path = os.path.join(out_dir, f'per-sequence_results-{split}.csv')
+  global_path, sequence_path = csv_paths(out_dir, split)
   values = ','.join(f'{summary.global_results[c]:.3f}' for c in GLOBAL_COLUMNS)
   _write_atomically(global_path, ','.join(GLOBAL_COLUMNS) + '\n' + values + '\n')
   lines = [','.join(SEQUENCE_COLUMNS)] + [f'{name},{j:.3f},{f:.3f}' for name, j, f in summary.per_object]

@@ -1,23 +1,32 @@
 """Orbax checkpoints of the train state together with the grain iterator's position.
 
 Saves are atomic (written to a temporary folder, then renamed), so a run killed mid-save resumes from the previous
-checkpoint. The state is restored into an abstract target (`jax.eval_shape` of the state with its shardings), so
-optimiser states come back with their types and arrays with their shardings.
+checkpoint, and each finished checkpoint gets a checksum record (`checkpoint_integrity`). The state is restored into
+an abstract target (`jax.eval_shape` of the state with its shardings), so optimiser states come back with their
+types and arrays with their shardings. `restore_readable` resumes from the newest checkpoint that reads back: a
+damaged one is reported in one line, moved to `<workdir>/damaged_checkpoints/` (so that its step can be saved
+again) and the next older one is used.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import shutil
+import sys
+from typing import Any, Callable
 
 import grain
 import jax
 import orbax.checkpoint as ocp
 
+from vosjax.training.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
+                                                  first_line, write_checksums)
+
 
 def checkpoint_manager(workdir: str, *, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """The manager of `<workdir>/checkpoints`, keeping the last `max_to_keep` checkpoints."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  # Synchronous saves: the checksum record is written right after a checkpoint is complete.
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
   return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'), options=options)
 
 
@@ -27,6 +36,13 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any, data_iterator=No
   if data_iterator is not None:
     items['data_iter'] = grain.checkpoint.CheckpointSave(data_iterator)
   manager.save(step, args=ocp.args.Composite(**items), force=True)
+  manager.wait_until_finished()
+  if jax.process_index() == 0:
+    write_checksums(step_directory(manager, step))
+
+
+def step_directory(manager: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(str(manager.directory), str(step))
 
 
 def restore(manager: ocp.CheckpointManager, abstract_state: Any, data_iterator=None, step: int | None = None):
@@ -42,6 +58,52 @@ def restore(manager: ocp.CheckpointManager, abstract_state: Any, data_iterator=N
     items['data_iter'] = grain.checkpoint.CheckpointRestore(data_iterator)
   restored = manager.restore(step, args=ocp.args.Composite(**items))
   return restored['state'], step
+
+
+def _set_aside(manager: ocp.CheckpointManager, step: int) -> None:
+  """Moves a damaged step folder to <workdir>/damaged_checkpoints/ (kept for inspection, out of orbax's way)."""
+  if jax.process_index() != 0:
+    return
+  source = step_directory(manager, step)
+  target_dir = os.path.join(os.path.dirname(str(manager.directory)), 'damaged_checkpoints')
+  os.makedirs(target_dir, exist_ok=True)
+  target = os.path.join(target_dir, str(step))
+  if os.path.exists(target):
+    shutil.rmtree(target)
+  shutil.move(source, target)
+
+
+def restore_readable(workdir: str, abstract_state: Any, data_iterator=None, *, max_to_keep: int = 3,
+                     report: Callable[[str], None] | None = None) -> tuple[Any, int, ocp.CheckpointManager]:
+  """Restores the newest readable checkpoint of `workdir`; damaged newer ones are reported and set aside.
+
+  Returns (state, step, a manager of the checkpoints that remain). Raises CheckpointMismatchError when an intact
+  checkpoint does not fit `abstract_state`, DamagedCheckpointError when none can be read.
+  """
+  report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+  manager = checkpoint_manager(workdir, max_to_keep=max_to_keep)
+  problems = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    status, detail = check_checksums(step_directory(manager, step))
+    if status != 'damaged':
+      try:
+        state, step = restore(manager, abstract_state, data_iterator, step=step)
+        if problems:  # orbax lists steps once: a fresh manager forgets the folders set aside
+          manager.close()
+          manager = checkpoint_manager(workdir, max_to_keep=max_to_keep)
+        return state, step, manager
+      except Exception as error:  # noqa: BLE001 (orbax and tensorstore raise many types on bad files)
+        if status == 'intact':
+          raise CheckpointMismatchError(
+              f'{step_directory(manager, step)}: the checkpoint is intact (checksums match) but does not fit this '
+              f'config\'s network or optimiser ({first_line(error)}); train with the config that wrote it or use '
+              f'another --workdir') from None
+        detail = f'unreadable ({first_line(error)})'
+    problems.append(f'step {step}: {detail}')
+    report(f'checkpoint of step {step} in {workdir} is damaged ({detail}); trying the previous one')
+    _set_aside(manager, step)
+  raise DamagedCheckpointError(f'{workdir}: no checkpoint could be read ({"; ".join(problems) or "none found"}); '
+                               f'the damaged ones are in {os.path.join(workdir, "damaged_checkpoints")}')
 
 
 def abstract_like(tree: Any) -> Any:

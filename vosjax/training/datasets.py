@@ -7,6 +7,7 @@ from vosjax.data.clip_sampling import ClipConfig
 from vosjax.data.image_io import DatasetError
 from vosjax.data.pipeline import TrainingSource
 from vosjax.data.synthetic import ensure_dataset
+from vosjax.user_errors import ConfigError
 
 KINDS = ('synthetic', 'davis', 'davis2016', 'youtube_vos', 'coco', 'tfds_davis')
 HOLDOUT_SPLIT = 'holdout'  # the config's held-out videos (data.holdout), carved out of the train split
@@ -35,7 +36,7 @@ def parse_sources(spec: str) -> list[tuple[str, int]]:
   for item in spec.split(','):
     name, _, weight = item.strip().partition(':')
     if name not in KINDS:
-      raise ValueError(f'unknown data source {name!r} in {spec!r}; known: {", ".join(KINDS)}')
+      raise ConfigError(f'--config.data.sources: unknown data source {name!r} in {spec!r}; known: {", ".join(KINDS)}')
     sources.append((name, int(weight or 1)))
   return sources
 

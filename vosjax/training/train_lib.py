@@ -21,19 +21,21 @@ from vosjax.inference import VideoSegmenter
 from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config
 from vosjax.progress import format_duration
 from vosjax.training import checkpoints
+from vosjax.training.config_checks import check_training_config, check_workdir
 from vosjax.training.datasets import clip_config, training_sources, validation_videos
-from vosjax.training.stop_signals import StopRequest
 from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, replicated
+from vosjax.training.stop_signals import StopRequest
 from vosjax.training.train_state import TrainState, create_train_state, learning_rate_schedule, make_optimizer
 from vosjax.training.train_step import make_train_step
+from vosjax.user_errors import ConfigError, UserError
 from vosjax.weights import load_imagenet_encoders
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(UserError, FloatingPointError):
   """The loss became NaN or Inf; the message names the step."""
 
 
-class RandomPaperEncoderError(ValueError):
+class RandomPaperEncoderError(ConfigError):
   """A paper-size frame encoder would start from random weights (see `check_encoder_initialisation`)."""
 
 
@@ -128,13 +130,15 @@ def validate(model: VOSNet, state: TrainState, videos, max_objects: int, short_s
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Trains as `config` says, in `workdir`; returns the final metrics (including the last validation)."""
   train = config.train
-  os.makedirs(workdir, exist_ok=True)
-  # Everything that can fail on bad input happens before anything compiles.
+  # Everything that can fail on bad input happens before anything is written or compiled.
+  check_workdir(workdir)
+  check_training_config(config)
   sources = training_sources(config.data)
   val_videos = validation_videos(config.data)
   check_encoder_initialisation(config)
   clips = clip_config(config)
   model = VOSNet(ModelConfig.from_dict(config.model.to_dict()))
+  os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=1))
@@ -153,7 +157,9 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   abstract_state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=state_sharding),
                                 abstract_state)
   if manager.latest_step() is not None:
-    state, start_step = checkpoints.restore(manager, abstract_state, data_iterator)
+    manager.close()
+    state, start_step, manager = checkpoints.restore_readable(workdir, abstract_state, data_iterator,
+                                                              max_to_keep=train.keep_checkpoints)
     print(f'Resuming from the checkpoint of step {start_step} in {workdir}', flush=True)
   else:
     variables = _initial_variables(config, model)

@@ -13,11 +13,12 @@ import cv2
 import numpy as np
 
 from vosjax.data.image_io import davis_palette
+from vosjax.user_errors import UserError
 
 _PALETTE = davis_palette()
 
 
-class OverlayVideoError(OSError):
+class OverlayVideoError(UserError, OSError):
   """The overlay video cannot be written; the message names the file."""
 
 

@@ -1,0 +1,81 @@
+"""Checksums of a saved checkpoint, so that damage (a truncated or altered file) is told apart from a mismatch.
+
+After orbax has finished a step's folder, `write_checksums` records the size and CRC-32 of every file in it in
+`vosjax_checksums.json` (beside orbax's own files, which it ignores). `check_checksums` compares them again: a
+checkpoint that reads back wrong although its files are intact does not fit the network or config asked for; one
+whose files changed is damaged. Folders written without the record (older runs, other tools) are 'unverified'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+
+from vosjax.user_errors import UserError
+
+CHECKSUM_FILE = 'vosjax_checksums.json'
+
+
+class DamagedCheckpointError(UserError, OSError):
+  """A checkpoint (or every checkpoint of a workdir) cannot be read; the message names each one and the problem."""
+
+
+class CheckpointMismatchError(UserError, ValueError):
+  """A checkpoint whose files are intact does not fit the state asked for (another network or config)."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+  """An exception's message on one line, cut to `limit` characters (orbax's can hold kilobytes of spec)."""
+  text = ' '.join(str(error).split()) or type(error).__name__
+  return text[:limit] + '...' if len(text) > limit else text
+
+
+def _crc32(path: str) -> int:
+  value = 0
+  with open(path, 'rb') as f:
+    while chunk := f.read(1 << 20):
+      value = zlib.crc32(chunk, value)
+  return value
+
+
+def _files(step_dir: str) -> list[str]:
+  found = []
+  for directory, _, names in os.walk(step_dir):
+    for name in names:
+      relative = os.path.relpath(os.path.join(directory, name), step_dir)
+      if relative != CHECKSUM_FILE:
+        found.append(relative)
+  return sorted(found)
+
+
+def write_checksums(step_dir: str) -> None:
+  """Records {file: [size, crc32]} of every file of a finished checkpoint folder (written atomically)."""
+  record = {name: [os.path.getsize(os.path.join(step_dir, name)), _crc32(os.path.join(step_dir, name))]
+            for name in _files(step_dir)}
+  temporary = os.path.join(step_dir, f'.{CHECKSUM_FILE}.tmp{os.getpid()}')
+  with open(temporary, 'w') as f:
+    json.dump(record, f)
+  os.replace(temporary, os.path.join(step_dir, CHECKSUM_FILE))
+
+
+def check_checksums(step_dir: str) -> tuple[str, str]:
+  """('intact' | 'damaged' | 'unverified', what was found), e.g. ('damaged', 'state/d/12ab: 812 bytes, 4096 saved')."""
+  path = os.path.join(step_dir, CHECKSUM_FILE)
+  if not os.path.isfile(path):
+    return 'unverified', f'{step_dir} has no {CHECKSUM_FILE}'
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except (OSError, ValueError):
+    return 'damaged', f'{path} is unreadable'
+  for name, (size, crc) in sorted(record.items()):
+    file_path = os.path.join(step_dir, name)
+    if not os.path.isfile(file_path):
+      return 'damaged', f'{file_path} is missing'
+    actual = os.path.getsize(file_path)
+    if actual != size:
+      return 'damaged', f'{file_path} has {actual} bytes, {size} were saved'
+    if _crc32(file_path) != crc:
+      return 'damaged', f'{file_path} changed since it was saved (checksum)'
+  return 'intact', ''

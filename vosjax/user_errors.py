@@ -1,0 +1,99 @@
+"""One error path for every entry point: a mistake the user can fix is one line on stderr and exit status 2.
+
+Errors a user can cause (flags, configs, paths, data, damaged files) are subclasses of `UserError`, or one of the
+library's own error types that mix it in (`DatasetError`, `CheckpointNotFoundError`, ...). `run_entry_point` prints
+them as `program: message` and exits with 2; any other exception is a bug and keeps its traceback. `--debug` (or
+VOSJAX_DEBUG=1) shows the traceback of a user error too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any, Callable, NoReturn
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+  """A problem with the user's input; its message names the thing and the fix."""
+
+
+class ConfigError(UserError, ValueError):
+  """A config value that cannot work (checked before anything is written)."""
+
+
+def debug_requested(argv: list[str] | None = None) -> bool:
+  argv = sys.argv[1:] if argv is None else argv
+  return '--debug' in argv or os.environ.get('VOSJAX_DEBUG', '') not in ('', '0')
+
+
+def one_line(error: BaseException) -> str:
+  """The error's message on one line (a KeyError's quotes removed)."""
+  text = str(error.args[0]).strip("'\"") if isinstance(error, KeyError) and error.args else str(error)
+  text = text.strip()
+  return ' '.join(part.strip() for part in text.replace("\\'", "'").splitlines() if part.strip()) or type(error).__name__
+
+
+def fail(program: str, message: str) -> NoReturn:
+  print(f'{program}: {message}', file=sys.stderr, flush=True)
+  sys.exit(EXIT_USER_ERROR)
+
+
+def run_entry_point(program: str, function: Callable[..., Any], *args, **kwargs) -> Any:
+  """Calls `function`; a user error becomes one line on stderr and exit status 2 (its traceback with --debug)."""
+  try:
+    return function(*args, **kwargs)
+  except UserError as error:
+    if debug_requested():
+      raise
+    fail(program, one_line(error))
+
+
+def _flag_message(error: BaseException, argv: list[str]) -> str:
+  if not isinstance(error, (AttributeError, KeyError)):
+    return f'{one_line(error)} (see --help)'
+  raw = str(error)  # ml_collections: a field that does not exist, e.g. "'lrr'\nDid you mean "lr" instead of "lrr"?"
+  overrides = [a.split('=')[0] for a in argv if a.startswith('--config.')]
+  unescaped = raw.replace('\\', '')
+  override = next((o for o in overrides if any(f"'{part}'" in unescaped for part in o.split('.')[1:])), None)
+  suggestion = re.search(r'Did you mean "([^"]+)"', raw)
+  hint = f'; did you mean {suggestion.group(1)}?' if suggestion else ''
+  return f'{override or "a --config override"}: no such config field{hint} (see --help)'
+
+
+def define_config_flag(program: str, default: str, help_text: str) -> None:
+  """`config_flags.DEFINE_config_file('config', ...)`, locked; ml_collections applies `--config.*` overrides from
+  sys.argv right here, so a misspelt or ill-typed override is reported as one line (status 2) at this point."""
+  from ml_collections import config_flags
+  try:
+    config_flags.DEFINE_config_file('config', default, help_text, lock_config=True)
+  except (AttributeError, KeyError, TypeError, ValueError, OSError) as error:
+    if debug_requested():
+      raise
+    fail(program, _flag_message(error, sys.argv[1:]))
+
+
+def absl_flags_parser(program: str) -> Callable[[list[str]], list[str]]:
+  """A `flags_parser` for `absl.app.run`: a misspelt or ill-typed flag or config override is one line, status 2."""
+  from absl import flags
+
+  def parse(argv: list[str]) -> list[str]:
+    try:
+      remaining = flags.FLAGS(argv)
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
+      if debug_requested(argv[1:]):
+        raise
+      fail(program, _flag_message(error, argv[1:]))
+    if 'config' in flags.FLAGS:
+      try:  # ml_collections loads the config file lazily: make a missing or broken file fail here
+        flags.FLAGS.config.keys()
+      except Exception as error:  # noqa: BLE001 (whatever the config file raises)
+        if debug_requested(argv[1:]):
+          raise
+        cause = error.__cause__ or error
+        fail(program, f'--config: cannot load the config file ({one_line(cause)[:300]})')
+    return remaining
+
+  return parse
