@@ -97,9 +97,11 @@ def test_held_out_videos_are_never_trained_on_and_form_the_holdout_split(davis_r
   assert [video.name for video in source.videos] == ['one']
   assert [video.name for video in split_videos(config, 'davis', 'holdout')] == ['two', 'three']
   assert [video.name for video in validation_videos(config.data)] == ['two', 'three']
-  config.data.holdout = 'two,nowhere'
-  with pytest.raises(DatasetError, match='nowhere'):
+  config.data.holdout = 'three,nowhere,two'
+  with pytest.raises(DatasetError, match='nowhere'):  # evaluating a held-out video the root lacks: an error
     split_videos(config, 'davis', 'holdout')
+  # Training's validation on another root validates on the held-out videos it has.
+  assert [video.name for video in validation_videos(config.data)] == ['three', 'two']
 
 
 def test_the_recipe_names_six_held_out_videos_of_davis_2016_train():
@@ -175,3 +177,13 @@ def test_module_statistics_measure_cam_and_the_read_out(davis_root):
   assert stats['cam_max_weight'] >= stats['uniform_weight']
   assert 0 <= stats['read_spatial_share'] <= 1 and 0 <= stats['value_spatial_share'] <= 1
   assert stats['alpha'] == pytest.approx(np.log1p(np.exp(-2.0)), rel=1e-5)
+
+
+def test_ablation_script_refuses_bad_arguments_in_one_line(tmp_path):
+  script = os.path.join(ROOT, 'benchmarks', 'ablations.py')
+  missing = subprocess.run([sys.executable, script, f'--davis_root={tmp_path}/none'], capture_output=True, text=True,
+                           timeout=120)
+  assert missing.returncode == 2 and 'none' in missing.stderr and 'Traceback' not in missing.stderr
+  unknown = subprocess.run([sys.executable, script, f'--davis_root={tmp_path}', '--only=full,bogus',
+                            f'--out={tmp_path}/out'], capture_output=True, text=True, timeout=120)
+  assert unknown.returncode == 2 and 'bogus' in unknown.stderr and not os.path.exists(tmp_path / 'out')

@@ -80,7 +80,15 @@ def validation_videos(data) -> list:
   if not data.val_source:
     return []
   if data.val_split == HOLDOUT_SPLIT:
-    videos = holdout_videos(_videos(data.val_source, data, 'train'), data.holdout)
+    available = _videos(data.val_source, data, 'train')
+    present = {video.name for video in available}
+    names = holdout_names(data.holdout)
+    missing = [name for name in names if name not in present]
+    if missing:  # another root than the one the held-out videos were carved from: validate on what it has
+      print(f'Validation: held-out videos {", ".join(missing)} (config.data.holdout) are not in this root\'s train '
+            f'split; validating on the {len(names) - len(missing)} that are', flush=True)
+    videos = [video for video in available if video.name in names]
+    videos.sort(key=lambda video: names.index(video.name))
   else:
     videos = _videos(data.val_source, data, data.val_split)
   return videos[:data.val_videos] if data.val_videos else videos
