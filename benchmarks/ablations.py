@@ -29,7 +29,7 @@ from vosjax.user_errors import UserError, run_entry_point  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, 'configs', 'davis2016_cpu.py')
-QUICK_STEPS = 200
+QUICK_STEPS = 150
 QUICK_SHORT_SIDE = 240
 
 # name -> (what changes, config overrides)

@@ -37,7 +37,7 @@ def check_training_config(config) -> None:
   devices = jax.device_count()
   _require(train.batch_size % devices == 0, 'train.batch_size',
            f'{train.batch_size} does not split over the {devices} devices; use a multiple of {devices}')
-  _require(optim.lr > 0, 'optim.lr', f'must be positive, got {optim.lr}')
+  _require(optim.lr >= 0, 'optim.lr', f'must be >= 0 (0 keeps the initial parameters), got {optim.lr}')
   _require(optim.schedule in ('constant', 'cosine'), 'optim.schedule',
            f"must be 'constant' or 'cosine', got {optim.schedule!r}")
   if optim.schedule == 'cosine':

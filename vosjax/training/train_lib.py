@@ -74,6 +74,11 @@ def _initial_variables(config, model: VOSNet) -> dict:
   return variables
 
 
+def _last_checkpoint(manager) -> str:
+  step = manager.latest_step()
+  return 'no checkpoint was saved' if step is None else f'the last checkpoint is step {step}'
+
+
 def _step_of(json_line: str) -> int | None:
   """The step of a metrics.jsonl line; None for a line cut short by a crash."""
   try:
@@ -183,7 +188,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       for name in ('loss', 'grad_norm'):
         if not np.isfinite(metrics[name]):
           raise NonFiniteLossError(f'the {name.replace("_", " ")} is {metrics[name]} at step {step}; stopping '
-                                   f'without saving this state (the last checkpoint is step {manager.latest_step()})')
+                                   f'without saving this state ({_last_checkpoint(manager)}); lower '
+                                   f'--config.optim.lr or set --config.optim.clip_grad_norm')
       fetched.append(metrics)
     pending = []
 
