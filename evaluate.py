@@ -51,23 +51,24 @@ def main(argv):
   run_entry_point(PROGRAM, evaluate, flags.FLAGS)
 
 
-def evaluate(FLAGS) -> None:  # noqa: N803 (the absl flags object)
+def evaluate(args) -> None:
+  """Scores a folder, runs a baseline, or evaluates a checkpoint, as the flags (`args`) say."""
   from vosjax.user_errors import UserError
-  if FLAGS.results_path or FLAGS.davis_root:
-    if not (FLAGS.results_path and FLAGS.davis_root):
+  if args.results_path or args.davis_root:
+    if not (args.results_path and args.davis_root):
       raise UserError('--results_path and --davis_root go together')
     from vosjax.evaluation.evaluate_lib import score_folder
-    score_folder(FLAGS.results_path, FLAGS.davis_root, FLAGS.split, year=FLAGS.year, resolution=FLAGS.resolution,
-                 workers=FLAGS.config.eval.workers)
+    score_folder(args.results_path, args.davis_root, args.split, year=args.year, resolution=args.resolution,
+                 workers=args.config.eval.workers)
     return
-  if FLAGS.baseline:
+  if args.baseline:
     from vosjax.evaluation.evaluate_lib import evaluate_baseline
-    out = FLAGS.out or os.path.join(FLAGS.workdir, 'baselines', FLAGS.baseline, FLAGS.split)
-    evaluate_baseline(FLAGS.config, FLAGS.baseline, FLAGS.split, out)
+    out = args.out or os.path.join(args.workdir, 'baselines', args.baseline, args.split)
+    evaluate_baseline(args.config, args.baseline, args.split, out)
     return
   initialize_distributed()
   from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
-  evaluate_checkpoint(FLAGS.config, FLAGS.workdir, FLAGS.split, FLAGS.out)
+  evaluate_checkpoint(args.config, args.workdir, args.split, args.out)
 
 
 if __name__ == '__main__':
