@@ -1,6 +1,7 @@
 """Shapes and defining properties of each module."""
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,30 +31,30 @@ def test_resnet_stage_shapes_round_up_like_torchvision():
 
 
 def test_channel_attention_implements_eq_4_to_7():
-  x = jax.random.normal(jax.random.key(1), (2, 5, 7, 6))
+  x = jax.random.normal(jax.random.key(1), (2, 1, 5, 7, 6))  # [B, K, H, W, C]
   variables, out = _init_apply(ChannelAttention(), x)
   chex.assert_shape(out, x.shape)
   alpha = jax.nn.softplus(variables['params']['alpha'])  # Eq. 7's alpha, kept non-negative
-  f = np.asarray(x[0]).reshape(35, 6)
+  f = np.asarray(x[0, 0]).reshape(35, 6)
   relation = f.T @ f / 35
   attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)  # Eq. 5, normalised over i
   expected = float(alpha) * f @ attention + f
-  np.testing.assert_allclose(np.asarray(out[0]).reshape(35, 6), expected, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(out[0, 0]).reshape(35, 6), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_cosine_channel_attention_is_scale_and_resolution_free():
-  x = jax.random.normal(jax.random.key(2), (1, 4, 6, 5))
+  x = jax.random.normal(jax.random.key(2), (1, 1, 4, 6, 5))
   module = ChannelAttention(similarity='cosine', temperature_init=10.0)
   variables, out = _init_apply(module, x)
   assert float(jnp.exp(variables['params']['log_temperature'])) == pytest.approx(10.0)
-  f = np.asarray(x[0]).reshape(24, 5)
+  f = np.asarray(x[0, 0]).reshape(24, 5)
   unit = f / np.linalg.norm(f, axis=0, keepdims=True)
   relation = 10.0 * unit.T @ unit
   attention = np.exp(relation) / np.exp(relation).sum(0, keepdims=True)
   alpha = float(jax.nn.softplus(variables['params']['alpha']))
-  np.testing.assert_allclose(np.asarray(out[0]).reshape(24, 5), alpha * f @ attention + f, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(out[0, 0]).reshape(24, 5), alpha * f @ attention + f, rtol=1e-5, atol=1e-5)
   # Doubling every pixel (a 2x larger frame) or scaling the features leaves the attention as it is.
-  bigger = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+  bigger = jnp.repeat(jnp.repeat(x, 2, axis=2), 2, axis=3)
   attention_of = lambda y: module.apply(variables, y, mutable=['intermediates'])[1]['intermediates']['attention'][0]
   np.testing.assert_allclose(attention_of(bigger), attention_of(x), rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(attention_of(3.0 * x), attention_of(x), rtol=1e-5, atol=1e-6)
@@ -111,3 +112,56 @@ def test_soft_aggregation_is_a_distribution_that_ignores_padding():
   # One object (STM's softmax over log-odds of p and 1 - p): p^2 / (p^2 + (1 - p)^2), same decision as p > 0.5.
   p = jax.nn.sigmoid(logits[1, 0])
   np.testing.assert_allclose(probs[1, 1], p**2 / (p**2 + (1 - p)**2), atol=1e-5)
+
+
+# The per-frame shares of per-object work (issue 12, part 1) compute what the per-object concatenation computed.
+
+@pytest.mark.parametrize('similarity', ['dot_mean', 'cosine'])
+def test_channel_attention_with_shared_channels_equals_the_concatenation(similarity):
+  own = jax.random.normal(jax.random.key(4), (2, 3, 4, 5, 6))  # [B, K, H, W, C_o]
+  shared = jax.random.normal(jax.random.key(5), (2, 4, 5, 7))  # [B, H, W, C_s], the same for the K objects
+  module = ChannelAttention(similarity=similarity)
+  variables = module.init(jax.random.key(0), own, shared)
+  out = module.apply(variables, own, shared)
+  concatenated = jnp.concatenate([own, jnp.broadcast_to(shared[:, None], (2, 3, 4, 5, 7))], axis=-1)
+  chex.assert_shape(out, concatenated.shape)
+  np.testing.assert_allclose(out, module.apply(variables, concatenated), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('shared_first', [True, False])
+def test_split_input_conv_equals_a_conv_over_the_concatenation(shared_first):
+  from vosjax.models.split_conv import SplitInputConv
+  shared = jax.random.normal(jax.random.key(6), (2, 17, 23, 3))
+  own = jax.random.normal(jax.random.key(7), (2, 3, 17, 23, 2))
+  split = SplitInputConv(8, (7, 7), (2, 2), ((3, 3), (3, 3)), shared_first=shared_first)
+  variables = split.init(jax.random.key(0), shared, own)
+  broadcast = jnp.broadcast_to(shared[:, None], (2, 3, 17, 23, 3))
+  concatenated = jnp.concatenate([broadcast, own] if shared_first else [own, broadcast], -1).reshape(6, 17, 23, 5)
+  conv = nn.Conv(8, (7, 7), (2, 2), padding=((3, 3), (3, 3)))
+  conv_variables = conv.init(jax.random.key(0), concatenated)
+  chex.assert_trees_all_equal_shapes(variables, conv_variables)  # the same parameters: checkpoints still load
+  expected = conv.apply(variables, concatenated).reshape(2, 3, 9, 12, 8)
+  np.testing.assert_allclose(split.apply(variables, shared, own), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_adds_shared_skips_by_broadcasting():
+  x = jax.random.normal(jax.random.key(8), (6, 5, 7, 40))  # B' = 2 frames x 3 objects
+  skip8 = jax.random.normal(jax.random.key(9), (2, 9, 13, 16))
+  skip4 = jax.random.normal(jax.random.key(10), (2, 17, 25, 8))
+  decoder = Decoder(32, (16, 8))
+  variables = decoder.init(jax.random.key(0), x, skip8, skip4, 65, 97)
+  per_object = lambda skip: jnp.repeat(skip, 3, axis=0)
+  np.testing.assert_allclose(decoder.apply(variables, x, skip8, skip4, 65, 97),
+                             decoder.apply(variables, x, per_object(skip8), per_object(skip4), 65, 97), atol=1e-5)
+
+
+def test_two_tap_resize_and_its_gradient_equal_the_interpolation_matrices():
+  from vosjax.models.decoder import _interpolation_matrix, resize_to
+  x = jax.random.normal(jax.random.key(11), (2, 5, 7, 3))
+  for height, width in ((10, 14), (9, 13), (5, 7), (40, 56)):
+    rows, cols = _interpolation_matrix(height, 5), _interpolation_matrix(width, 7)
+    dense = lambda y: jnp.einsum('Hh,bhwc,Ww->bHWc', rows, y, cols)
+    np.testing.assert_allclose(resize_to(x, height, width), dense(x), atol=1e-5)
+    loss = lambda f: lambda y: jnp.sum(jnp.sin(f(y)))
+    np.testing.assert_allclose(jax.grad(loss(lambda y: resize_to(y, height, width)))(x), jax.grad(loss(dense))(x),
+                               atol=1e-5)

@@ -2,7 +2,7 @@
 
 The skip branches (a 3x3 conv and a residual block on the frame features, STM's `convFS`/`ResFS`) depend on the
 frame only, so they run once per frame (`SkipProjection`) and are shared by every object; the per-object part
-(`Decoder`) sees them broadcast.
+(`Decoder`) adds them by broadcasting (no per-object copies).
 """
 
 from __future__ import annotations
@@ -18,30 +18,59 @@ from vosjax.models.residual import ResidualBlock
 
 
 @functools.lru_cache(maxsize=64)
-def _interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
-  """[out, in] bilinear weights with half-pixel centres, edges clamped (jax.image.resize's 'bilinear' when
-  upsampling; torch's align_corners=False)."""
+def _interpolation_taps(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Bilinear taps with half-pixel centres, edges clamped (jax.image.resize's 'bilinear' when upsampling; torch's
+  align_corners=False): output i = (1 - fraction[i]) * input[low[i]] + fraction[i] * input[high[i]]."""
   source = np.clip((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0, in_size - 1)
-  low = np.floor(source).astype(int)
-  high = np.minimum(low + 1, in_size - 1)
-  fraction = source - low
+  low = np.floor(source).astype(np.int32)
+  high = np.minimum(low + 1, in_size - 1).astype(np.int32)
+  return low, high, (source - low).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
+  """The same taps as an [out, in] matrix (what the gradient multiplies by)."""
+  low, high, fraction = _interpolation_taps(out_size, in_size)
   matrix = np.zeros((out_size, in_size), np.float32)
   np.add.at(matrix, (np.arange(out_size), low), 1 - fraction)
   np.add.at(matrix, (np.arange(out_size), high), fraction)
   return matrix
 
 
-def resize_to(x: jax.Array, height: int, width: int) -> jax.Array:
-  """Bilinear upsampling of [B, h, w, C] to [B, height, width, C] as two matrix products.
+def _two_tap(x: jax.Array, out_size: int, axis: int) -> jax.Array:
+  low, high, fraction = _interpolation_taps(out_size, x.shape[axis])
+  shape = [1] * x.ndim
+  shape[axis] = out_size
+  fraction = jnp.asarray(fraction, x.dtype).reshape(shape)
+  return jnp.take(x, low, axis=axis) * (1 - fraction) + jnp.take(x, high, axis=axis) * fraction
 
-  Same numbers as `jax.image.resize(..., 'bilinear')` for upsampling, but its gradient is a matmul rather than
-  a scatter-add, which XLA compiles and runs much faster on CPU. (Downsampling would need antialiasing: refused.)
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def resize_to(x: jax.Array, height: int, width: int) -> jax.Array:
+  """Bilinear upsampling of [B, h, w, C] to [B, height, width, C].
+
+  Same numbers as `jax.image.resize(..., 'bilinear')` for upsampling. The forward pass reads two input pixels per
+  output pixel and axis (a few multiply-adds per output value, where interpolation matrices cost h + w per value:
+  about 1 GMAC per object at 480p); the gradient is the transposed matrices' product rather than the scatter-add a
+  gather's gradient would be, which XLA compiles and runs much faster on CPU. (Downsampling would need
+  antialiasing: refused.)
   """
   if height < x.shape[1] or width < x.shape[2]:
     raise ValueError(f'resize_to upsamples only: {x.shape[1:3]} -> {(height, width)}')
-  rows = jnp.asarray(_interpolation_matrix(height, x.shape[1]), x.dtype)
-  cols = jnp.asarray(_interpolation_matrix(width, x.shape[2]), x.dtype)
-  return jnp.einsum('Hh,bhwc,Ww->bHWc', rows, x, cols)
+  return _two_tap(_two_tap(x, height, 1), width, 2)
+
+
+def _resize_forward(x, height, width):
+  return resize_to(x, height, width), x.shape[1:3]
+
+
+def _resize_backward(height, width, input_size, grad):
+  rows = jnp.asarray(_interpolation_matrix(height, input_size[0]), grad.dtype)
+  cols = jnp.asarray(_interpolation_matrix(width, input_size[1]), grad.dtype)
+  return (jnp.einsum('Hh,bHWc,Ww->bhwc', rows, grad, cols),)
+
+
+resize_to.defvjp(_resize_forward, _resize_backward)
 
 
 class SkipProjection(nn.Module):
@@ -75,8 +104,9 @@ class Decoder(nn.Module):
 
     Args:
       x: [B', h16, w16, C] matching (and MEM) features, B' = batch * objects.
-      skip8: [B', h8, w8, up_features[0]] projected stride-8 frame features.
-      skip4: [B', h4, w4, up_features[1]] projected stride-4 frame features.
+      skip8: [B, h8, w8, up_features[0]] projected stride-8 frame features, shared by the objects of a frame
+        (added by broadcasting; B' must be a multiple of B).
+      skip4: [B, h4, w4, up_features[1]] projected stride-4 frame features.
       out_height, out_width: the input frame's size.
 
     Returns:
@@ -87,7 +117,9 @@ class Decoder(nn.Module):
     for index, (skip, channels) in enumerate(zip((skip8, skip4), self.up_features)):
       if x.shape[-1] != channels:
         x = nn.Conv(channels, (3, 3), padding=((1, 1), (1, 1)), dtype=self.dtype, name=f'up{index}_in')(x)
-      x = skip.astype(self.dtype) + resize_to(x, skip.shape[1], skip.shape[2])
+      upsampled = resize_to(x, skip.shape[1], skip.shape[2])
+      per_frame = upsampled.reshape((skip.shape[0], -1) + upsampled.shape[1:])  # [B, K, h, w, C]
+      x = (per_frame + skip.astype(self.dtype)[:, None]).reshape(upsampled.shape)
       x = ResidualBlock(channels, dtype=self.dtype, name=f'up{index}_res')(x)
     logits = nn.Conv(1, (3, 3), padding=((1, 1), (1, 1)), dtype=self.dtype, name='predict')(nn.relu(x))
     logits = resize_to(logits.astype(jnp.float32), out_height, out_width)

@@ -4,6 +4,9 @@ Input per object: the frame's RGB (optional, `mask_encoder_rgb`), the object's m
 concatenated on channels. The ResNet-18 stride-16 output is concatenated with the frame encoder's stride-16
 features F_T of the same frame (computed once for the frame, reused here), fused by a 1x1 conv and a residual block,
 and projected to the value M_T with C_M channels.
+
+The parts of that work that are the same for every object of a frame (the RGB share of the first convolution, the
+F_T share of the 1x1 fusion) run once per frame (`SplitInputConv`); the result is the per-object concatenation's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import jax.numpy as jnp
 from vosjax.models.config import ModelConfig
 from vosjax.models.residual import ResidualBlock
 from vosjax.models.resnet import ResNet
+from vosjax.models.split_conv import SplitInputConv
 
 
 class MaskEncoder(nn.Module):
@@ -38,15 +42,18 @@ class MaskEncoder(nn.Module):
     dtype = jnp.dtype(cfg.dtype)
     batch, objects, height, width = object_masks.shape
     others = jnp.sum(object_masks, axis=1, keepdims=True) - object_masks
-    channels = [object_masks[..., None], others[..., None]]
-    if cfg.mask_encoder_rgb:
-      channels.insert(0, jnp.broadcast_to(frame[:, None], (batch, objects, height, width, 3)))
-    x = jnp.concatenate([c.astype(dtype) for c in channels], axis=-1).reshape(batch * objects, height, width, -1)
-    mask_features = ResNet(cfg.mask_encoder, dtype=dtype, name='resnet')(x)['layer3']
+    own = jnp.stack([object_masks, others], axis=-1).astype(dtype)  # [B, K, H, W, 2]
+    resnet = ResNet(cfg.mask_encoder, dtype=dtype, name='resnet')
+    if cfg.mask_encoder_rgb:  # the RGB share of the first convolution runs once per frame
+      mask_features = resnet(own, shared=frame.astype(dtype))['layer3']
+    else:
+      mask_features = resnet(own.reshape(batch * objects, height, width, 2))['layer3']
     h, w = mask_features.shape[1:3]
-    frame_features = jnp.broadcast_to(frame_features[:, None], (batch, objects) + frame_features.shape[1:])
-    fused = jnp.concatenate([mask_features, frame_features.reshape(batch * objects, h, w, -1).astype(dtype)], -1)
-    fused = nn.Conv(cfg.fuser_dim, (1, 1), dtype=dtype, name='fuse')(fused)
+    mask_features = mask_features.reshape(batch, objects, h, w, -1)
+    # The 1x1 fusion of [mask features, F_T]: F_T's share runs once per frame.
+    fused = SplitInputConv(cfg.fuser_dim, (1, 1), shared_first=False, dtype=dtype, name='fuse')(
+        frame_features.astype(dtype), mask_features)
+    fused = fused.reshape(batch * objects, h, w, cfg.fuser_dim)
     fused = ResidualBlock(cfg.fuser_dim, dtype=dtype, name='fuse_res')(fused)
     values = nn.Conv(cfg.value_dim, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype, name='value')(fused)
     return values.reshape(batch, objects, h, w, cfg.value_dim)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from vosjax.models.config import ResNetConfig
+from vosjax.models.split_conv import SplitInputConv
 
 BN_EPSILON = 1e-5  # torchvision's default
 
@@ -86,11 +87,14 @@ class ResNet(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
+  def __call__(self, x: jax.Array, shared: jax.Array | None = None) -> dict[str, jax.Array]:
     """Encodes images.
 
     Args:
-      x: [B, H, W, C_in] input (normalised RGB, masks, or both).
+      x: [B, H, W, C_in] input (normalised RGB, masks, or both); with `shared`, [B, K, H, W, C_own]: K inputs per
+        batch element, whose first input channels are `shared` (then B' = B * K below).
+      shared: optional [B, H, W, C_shared] channels common to the K inputs of each batch element (the mask
+        encoder's RGB frame): the stem convolution's share of them runs once per element (`SplitInputConv`).
 
     Returns:
       A dict of features: 'stem' [B, H/2, W/2, stem_width] (after ReLU, before max-pool), 'layer1' at stride 4,
@@ -99,10 +103,15 @@ class ResNet(nn.Module):
     """
     cfg = self.config
     block_cls = Bottleneck if cfg.block == 'bottleneck' else BasicBlock
-    x = _conv(cfg.stem_width, 7, 2, 'conv1', self.dtype)(x.astype(self.dtype))
+    if shared is None:
+      x = _conv(cfg.stem_width, 7, 2, 'conv1', self.dtype)(x.astype(self.dtype))
+    else:
+      x = SplitInputConv(cfg.stem_width, (7, 7), (2, 2), ((3, 3), (3, 3)), use_bias=False, dtype=self.dtype,
+                         name='conv1')(shared, x)
+      x = x.reshape((-1,) + x.shape[2:])
     x = nn.relu(_batch_norm('bn1', self.dtype)(x))
     features = {'stem': x}
-    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = nn.max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     for stage, (depth, width) in enumerate(zip(cfg.depths, cfg.widths)):
       for index in range(depth):
         stride = 2 if (stage > 0 and index == 0) else 1

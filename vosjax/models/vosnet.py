@@ -214,21 +214,23 @@ class VOSNet(nn.Module):
     read = read.reshape(batch, objects, h, w, cfg.value_dim).astype(dtype)
     self.sow('intermediates', 'read', read)  # D_T and V_L, for inspection only (kept when 'intermediates' is mutable)
     self.sow('intermediates', 'query_value', features.query_value)
-    query_value = jnp.broadcast_to(features.query_value[:, None], (batch, objects) + features.query_value.shape[1:])
+    query_value = features.query_value.astype(dtype)  # [B, h, w, C_V], the same for every object
     if cfg.gam_combine == 'sum':
-      x = read + query_value.astype(dtype)
-    else:
-      x = jnp.concatenate([read, query_value.astype(dtype)], axis=-1)
-    x = x.reshape(batch * objects, h, w, -1)
+      own, shared = read + query_value[:, None], None
+    else:  # [D_T, V_L] per object; V_L's share of the work is done once per frame where it can be
+      own, shared = read, query_value
     if cfg.use_cam:
-      x = self.channel_attention(x)
+      x = self.channel_attention(own, shared)
+    elif shared is None:
+      x = own
+    else:
+      x = jnp.concatenate([own, jnp.broadcast_to(shared[:, None], (batch, objects) + shared.shape[1:])], axis=-1)
+    x = x.reshape(batch * objects, h, w, -1)
     if cfg.use_mem:
       embedding_in = history_channels(state.history, state.object_valid)
       embedding = self.mask_embedding(embedding_in.reshape(batch * objects, height, width, -1))
       x = jnp.concatenate([x, embedding.astype(x.dtype)], axis=-1)
-    per_object = lambda skip: jnp.broadcast_to(skip[:, None], (batch, objects) + skip.shape[1:]).reshape(
-        (batch * objects,) + skip.shape[1:])
-    object_logits = self.decoder(x, per_object(features.skip8), per_object(features.skip4), height, width)
+    object_logits = self.decoder(x, features.skip8, features.skip4, height, width)
     return soft_aggregate(object_logits.reshape(batch, objects, height, width), state.object_valid)
 
   def step_from_features(self, state: TrackerState, features: FrameFeatures, frame: jax.Array,
