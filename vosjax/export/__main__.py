@@ -1,0 +1,192 @@
+"""Exports a trained tracker as `jax.export` artifacts, or segments a video with such artifacts alone.
+
+  python -m vosjax.export --checkpoint CKPT --out DIR [--height 480 --width 854 --objects 1 --short_side S]
+      [--step N] [--platforms cpu,cuda]
+  python -m vosjax.export --run DIR --frames FRAMES --first_mask FIRST.png --out MASKS
+
+CKPT is a training workdir (its latest checkpoint, or --step N) or `<workdir>/checkpoints/<step>`; DIR receives
+start.jaxexport, step.jaxexport, weights.npz and manifest.json for H x W frames and up to K objects (GAM networks
+only). The run mode loads no model code: FRAMES is a folder of .jpg/.jpeg/.png frames of the exported size (or a
+video file), FIRST.png the first frame's mask (indexed PNG of object ids, or 0/255 grayscale for one object), and
+MASKS receives `<frame name>.png` (DAVIS-palette indexed PNGs). An output folder with files is refused unless
+`--overwrite`, which removes only this command's own files; while the run mode writes, MASKS holds a file
+INCOMPLETE. Bad input is one line and status 2 (`--debug` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+
+from vosjax.export.artifact_format import ARTIFACT_FILES, MANIFEST_FILE
+from vosjax.user_errors import UserError, one_line, run_entry_point
+from vosjax.xla_defaults import apply_xla_defaults
+
+PROGRAM = 'vosjax.export'
+INCOMPLETE = 'INCOMPLETE'
+EXPORT_FILES = frozenset(ARTIFACT_FILES + (MANIFEST_FILE,))
+
+
+class ExportCommandError(UserError, ValueError):
+  """A command-line request that cannot be carried out (the message says which argument and why)."""
+
+
+class _Parser(argparse.ArgumentParser):
+  """argparse whose mistakes are a UserError (one line, status 2) instead of usage text."""
+
+  def error(self, message):
+    raise ExportCommandError(f'{message} (see --help)')
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+  parser = _Parser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
+  mode = parser.add_mutually_exclusive_group(required=True)
+  mode.add_argument('--checkpoint', help='export: a training workdir or <workdir>/checkpoints/<step>')
+  mode.add_argument('--run', metavar='DIR', help='run: an artifact folder written by the export mode')
+  parser.add_argument('--out', required=True, help='the artifact folder (export) or the masks folder (run)')
+  parser.add_argument('--height', type=int, default=480, help='export: frame height the artifact accepts')
+  parser.add_argument('--width', type=int, default=854, help='export: frame width the artifact accepts')
+  parser.add_argument('--objects', type=int, default=1, help='export: object slots (a video may use fewer)')
+  parser.add_argument('--short_side', type=int, default=0,
+                      help='export: segment at this internal shorter side when the frame is larger (0: native)')
+  parser.add_argument('--step', type=int, default=None, help="export: the checkpoint step (default: the latest)")
+  parser.add_argument('--platforms', default='cpu', help='export: comma-separated platforms, e.g. cpu,cuda')
+  parser.add_argument('--frames', help='run: a folder of frame images (or a video file)')
+  parser.add_argument('--first_mask', help="run: the first frame's mask PNG")
+  parser.add_argument('--overwrite', action='store_true', help="replace this command's own files in --out")
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
+  return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+  apply_xla_defaults()
+  run_entry_point(PROGRAM, command, argv)
+
+
+def command(argv: list[str] | None) -> None:
+  args = parse_args(argv)
+  if args.run is not None:
+    run_artifact(args)
+  else:
+    export(args)
+
+
+def export(args: argparse.Namespace) -> None:
+  """Loads the network from the workdir and writes the artifacts into `args.out`."""
+  if args.frames is not None or args.first_mask is not None:
+    raise ExportCommandError('--frames and --first_mask belong to --run; the export mode takes --checkpoint')
+  for flag in ('height', 'width', 'objects'):
+    if getattr(args, flag) < 1:
+      raise ExportCommandError(f'--{flag} must be positive, got {getattr(args, flag)}')
+  if args.short_side < 0:
+    raise ExportCommandError(f'--short_side must be 0 (native resolution) or positive, got {args.short_side}')
+  platforms = tuple(p.strip() for p in args.platforms.split(',') if p.strip())
+  created = not os.path.exists(args.out)
+  prepare_output(args.out, args.overwrite, EXPORT_FILES)  # before the network loads: a bad --out costs nothing
+  from vosjax.export.writer import export_tracker  # model code only in this mode
+  from vosjax.inference.checkpoint_loading import load_network
+  try:
+    model, variables, location = load_network(args.checkpoint, step=args.step)
+    began = time.perf_counter()
+    manifest = export_tracker(model, variables, args.out, args.height, args.width, args.objects,
+                              short_side=args.short_side or None, platforms=platforms)
+  except BaseException:  # nothing was exported: leave no output behind
+    _remove_files(args.out, EXPORT_FILES)
+    if created and os.path.isdir(args.out) and not os.listdir(args.out):
+      os.rmdir(args.out)
+    raise
+  os.remove(os.path.join(args.out, INCOMPLETE))
+  print(f'Exported {location.directory}/{location.step} ({model.config.dtype}) for {args.width}x{args.height} (WxH) '
+        f'frames, {args.objects} object slots, platforms {",".join(platforms)} in '
+        f'{time.perf_counter() - began:.1f}s:')
+  for name in (*ARTIFACT_FILES, MANIFEST_FILE):
+    print(f'  {os.path.join(args.out, name)}  {_size(os.path.getsize(os.path.join(args.out, name)))}')
+  print(f'Run it (numpy and jax only): python -m {PROGRAM} --run {args.out} --frames FRAMES --first_mask FIRST.png '
+        '--out MASKS')
+  print(f'  or in Python: from vosjax.export import ExportedTracker; ExportedTracker({args.out!r}).segment(frames, '
+        'first_ids)', flush=True)
+
+
+def run_artifact(args: argparse.Namespace) -> None:
+  """Segments `args.frames` with the artifacts in `args.run` into palette PNGs in `args.out`."""
+  from vosjax.data.image_io import write_indexed_png
+  from vosjax.data.user_video import object_ids, open_user_video, read_first_mask
+  from vosjax.export.runner import ExportedTracker
+  if args.frames is None or args.first_mask is None:
+    raise ExportCommandError('--run needs --frames (the video) and --first_mask (its first frame\'s mask)')
+  tracker = ExportedTracker(args.run)  # a damaged artifact is refused before anything is written
+  video = open_user_video(args.frames)
+  if video.size != (tracker.height, tracker.width):
+    raise ExportCommandError(f'{args.frames}: frames are {video.width}x{video.height} (WxH) but {args.run} was '
+                             f'exported for {tracker.width}x{tracker.height}; export again with --height '
+                             f'{video.height} --width {video.width}')
+  first_ids = read_first_mask(args.first_mask, video)
+  objects = object_ids(first_ids)
+  if len(objects) > tracker.objects:
+    raise ExportCommandError(f'{args.first_mask}: {len(objects)} objects (ids {list(objects)}) but {args.run} was '
+                             f'exported for {tracker.objects} object slots; export again with --objects '
+                             f'{len(objects)}')
+  prepare_output(args.out, args.overwrite, None)
+  began, done = time.perf_counter(), 0
+  names = []
+
+  def frames():
+    for name, image in video.frames():
+      names.append(name)
+      yield image
+
+  try:
+    for ids in tracker.segment(frames(), first_ids):
+      write_indexed_png(os.path.join(args.out, f'{names[done]}.png'), ids)
+      done += 1
+  except UserError as error:  # e.g. a frame that turns out corrupt mid-video
+    raise ExportCommandError(f'{one_line(error)}; stopped after {done} of {video.num_frames} frames, so {args.out} '
+                             f'holds a partial result (marked by its file {INCOMPLETE})') from None
+  os.remove(os.path.join(args.out, INCOMPLETE))
+  seconds = time.perf_counter() - began
+  print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) with {args.run} in '
+        f'{seconds:.1f}s ({done / seconds:.1f} frames/s, compilation included): {args.out}/ ({done} PNGs)', flush=True)
+
+
+def prepare_output(out: str, overwrite: bool, own_files: frozenset[str] | None) -> None:
+  """Makes `out` a writable folder holding only the INCOMPLETE marker.
+
+  `own_files`: the names this command writes there (None: the run mode's `*.png`); only they go with --overwrite.
+  """
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ExportCommandError(f'{out}: exists and is not a folder')
+  if os.path.isdir(out) and os.listdir(out):
+    if not overwrite:
+      raise ExportCommandError(f'{out}: the folder is not empty (an earlier result?); pass --overwrite to replace it, '
+                               'or choose another --out')
+    is_own = (lambda n: n in own_files) if own_files is not None else (lambda n: n.endswith('.png'))
+    foreign = sorted(n for n in os.listdir(out) if n != INCOMPLETE and not is_own(n))
+    if foreign:
+      raise ExportCommandError(f'{out}: --overwrite removes only this command\'s files, and the folder also holds '
+                               f'{", ".join(foreign[:5])}; choose another --out')
+    _remove_files(out, [n for n in os.listdir(out) if is_own(n)])
+  try:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, INCOMPLETE), 'w') as f:
+      f.write(f'{PROGRAM} has not finished writing this folder; its files are partial.\n')
+  except OSError as error:
+    raise ExportCommandError(f'{out}: cannot write the output folder ({error.strerror or error})') from None
+
+
+def _remove_files(folder: str, names) -> None:
+  for name in [*names, INCOMPLETE]:
+    path = os.path.join(folder, name)
+    if os.path.isdir(path):
+      shutil.rmtree(path)
+    elif os.path.exists(path):
+      os.remove(path)
+
+
+def _size(num_bytes: int) -> str:
+  return f'{num_bytes / 1e6:.2f} MB' if num_bytes >= 1e5 else f'{num_bytes / 1e3:.1f} kB'
+
+
+if __name__ == '__main__':
+  main()
