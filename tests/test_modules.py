@@ -128,19 +128,20 @@ def test_channel_attention_with_shared_channels_equals_the_concatenation(similar
   np.testing.assert_allclose(out, module.apply(variables, concatenated), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('shared_first', [True, False])
-def test_split_input_conv_equals_a_conv_over_the_concatenation(shared_first):
+@pytest.mark.parametrize('shared_first,objects', [(True, 3), (False, 3), (True, 1), (False, 1)])
+def test_split_input_conv_equals_a_conv_over_the_concatenation(shared_first, objects):
   from vosjax.models.split_conv import SplitInputConv
   shared = jax.random.normal(jax.random.key(6), (2, 17, 23, 3))
-  own = jax.random.normal(jax.random.key(7), (2, 3, 17, 23, 2))
+  own = jax.random.normal(jax.random.key(7), (2, objects, 17, 23, 2))
   split = SplitInputConv(8, (7, 7), (2, 2), ((3, 3), (3, 3)), shared_first=shared_first)
   variables = split.init(jax.random.key(0), shared, own)
-  broadcast = jnp.broadcast_to(shared[:, None], (2, 3, 17, 23, 3))
-  concatenated = jnp.concatenate([broadcast, own] if shared_first else [own, broadcast], -1).reshape(6, 17, 23, 5)
+  broadcast = jnp.broadcast_to(shared[:, None], (2, objects, 17, 23, 3))
+  concatenated = jnp.concatenate([broadcast, own] if shared_first else [own, broadcast], -1).reshape(
+      2 * objects, 17, 23, 5)
   conv = nn.Conv(8, (7, 7), (2, 2), padding=((3, 3), (3, 3)))
   conv_variables = conv.init(jax.random.key(0), concatenated)
   chex.assert_trees_all_equal_shapes(variables, conv_variables)  # the same parameters: checkpoints still load
-  expected = conv.apply(variables, concatenated).reshape(2, 3, 9, 12, 8)
+  expected = conv.apply(variables, concatenated).reshape(2, objects, 9, 12, 8)
   np.testing.assert_allclose(split.apply(variables, shared, own), expected, rtol=1e-5, atol=1e-5)
 
 

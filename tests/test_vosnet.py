@@ -146,7 +146,9 @@ def test_frame_encoder_runs_once_per_frame_whatever_the_number_of_objects():
 
     def count(next_fun, args, kwargs, context):
       if isinstance(context.module, ResNet) and context.method_name == '__call__':
-        calls.append((context.module.name, args[0].shape[0]))
+        # With per-frame channels (`shared`, the mask encoder's RGB), the input is [B, K, H, W, C]: B * K images.
+        images = args[0].shape[0] * (args[0].shape[1] if kwargs.get('shared') is not None else 1)
+        calls.append((context.module.name, images))
       return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(count):

@@ -57,9 +57,13 @@ class SplitInputConv(nn.Module):
                                  else (kernel[:, :, own_channels:], kernel[:, :, :own_channels]))
     conv = lambda x, w: jax.lax.conv_general_dilated(x.astype(self.dtype), w, self.strides, self.padding,
                                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    per_frame = conv(shared, shared_kernel)  # [B, H', W', F]
-    per_object = conv(own.reshape(batch * objects, height, width, own_channels), own_kernel)
-    out = per_object.reshape((batch, objects) + per_object.shape[1:]) + per_frame[:, None]
+    if objects == 1:  # nothing to share: one convolution over the concatenation is faster (measured, 480p)
+      parts = [shared, own[:, 0]] if self.shared_first else [own[:, 0], shared]
+      out = conv(jnp.concatenate([p.astype(self.dtype) for p in parts], axis=-1), kernel)[:, None]
+    else:
+      per_frame = conv(shared, shared_kernel)  # [B, H', W', F]
+      per_object = conv(own.reshape(batch * objects, height, width, own_channels), own_kernel)
+      out = per_object.reshape((batch, objects) + per_object.shape[1:]) + per_frame[:, None]
     if self.use_bias:
       out = out + self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32).astype(self.dtype)
     return out
