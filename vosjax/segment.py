@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_first_mask, user_video_stream
 from vosjax.inference.checkpoint_loading import load_network
+from vosjax import output_folder
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.output_folder import INCOMPLETE
 from vosjax.progress import Progress
 from vosjax.user_errors import UserError, one_line, run_entry_point
 from vosjax.visualization.overlay import OverlayVideoWriter
 from vosjax.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.segment'
-INCOMPLETE = 'INCOMPLETE'
 OWN_FILES = frozenset({'masks', 'overlay.mp4', INCOMPLETE})
 DEFAULT_FOLDER_FPS = 24.0
 
@@ -92,8 +92,7 @@ def segment(args: argparse.Namespace) -> None:
   try:
     model, variables, location = load_network(args.checkpoint, **overrides)
   except BaseException:  # nothing was segmented: leave no output behind
-    for name in OWN_FILES:
-      _remove(os.path.join(args.out, name))
+    output_folder.remove_files(args.out, OWN_FILES)
     if created:
       os.rmdir(args.out)
     raise
@@ -128,31 +127,9 @@ def segment(args: argparse.Namespace) -> None:
 
 def prepare_output(out: str, overwrite: bool) -> None:
   """Makes `out` an empty, writable folder holding only the INCOMPLETE marker (see the module docstring)."""
-  if os.path.exists(out) and not os.path.isdir(out):
-    raise SegmentError(f'{out}: exists and is not a folder')
-  if os.path.isdir(out) and os.listdir(out):
-    if not overwrite:
-      raise SegmentError(f'{out}: the folder is not empty (an earlier result?); pass --overwrite to replace it, or '
-                         'choose another --out')
-    foreign = sorted(set(os.listdir(out)) - OWN_FILES)
-    if foreign:
-      raise SegmentError(f'{out}: --overwrite removes only this command\'s files, and the folder also holds '
-                         f'{", ".join(foreign[:5])}; choose another --out')
-    for name in OWN_FILES:
-      _remove(os.path.join(out, name))
-  try:
-    os.makedirs(os.path.join(out, 'masks'), exist_ok=True)
-    with open(os.path.join(out, INCOMPLETE), 'w') as f:
-      f.write('vosjax.segment has not finished writing this folder; its masks are partial.\n')
-  except OSError as error:
-    raise SegmentError(f'{out}: cannot write the output folder ({error.strerror or error})') from None
-
-
-def _remove(path: str) -> None:
-  if os.path.isdir(path):
-    shutil.rmtree(path)
-  elif os.path.exists(path):
-    os.remove(path)
+  output_folder.prepare_output(out, overwrite, OWN_FILES.__contains__, SegmentError,
+                               'vosjax.segment has not finished writing this folder; its masks are partial.\n',
+                               subfolders=('masks',))
 
 
 def _overlay_fps(video: UserVideo, requested: float | None) -> float:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 
+from vosjax import output_folder
 from vosjax.export.artifact_format import ARTIFACT_FILES, MANIFEST_FILE
+from vosjax.output_folder import INCOMPLETE
 from vosjax.user_errors import UserError, one_line, run_entry_point
 from vosjax.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.export'
-INCOMPLETE = 'INCOMPLETE'
 EXPORT_FILES = frozenset(ARTIFACT_FILES + (MANIFEST_FILE,))
 
 
@@ -93,7 +93,7 @@ def export(args: argparse.Namespace) -> None:
     manifest = export_tracker(model, variables, args.out, args.height, args.width, args.objects,
                               short_side=args.short_side or None, platforms=platforms)
   except BaseException:  # nothing was exported: leave no output behind
-    _remove_files(args.out, EXPORT_FILES)
+    output_folder.remove_files(args.out, EXPORT_FILES)
     if created and os.path.isdir(args.out) and not os.listdir(args.out):
       os.rmdir(args.out)
     raise
@@ -155,33 +155,9 @@ def prepare_output(out: str, overwrite: bool, own_files: frozenset[str] | None) 
 
   `own_files`: the names this command writes there (None: the run mode's `*.png`); only they go with --overwrite.
   """
-  if os.path.exists(out) and not os.path.isdir(out):
-    raise ExportCommandError(f'{out}: exists and is not a folder')
-  if os.path.isdir(out) and os.listdir(out):
-    if not overwrite:
-      raise ExportCommandError(f'{out}: the folder is not empty (an earlier result?); pass --overwrite to replace it, '
-                               'or choose another --out')
-    is_own = (lambda n: n in own_files) if own_files is not None else (lambda n: n.endswith('.png'))
-    foreign = sorted(n for n in os.listdir(out) if n != INCOMPLETE and not is_own(n))
-    if foreign:
-      raise ExportCommandError(f'{out}: --overwrite removes only this command\'s files, and the folder also holds '
-                               f'{", ".join(foreign[:5])}; choose another --out')
-    _remove_files(out, [n for n in os.listdir(out) if is_own(n)])
-  try:
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, INCOMPLETE), 'w') as f:
-      f.write(f'{PROGRAM} has not finished writing this folder; its files are partial.\n')
-  except OSError as error:
-    raise ExportCommandError(f'{out}: cannot write the output folder ({error.strerror or error})') from None
-
-
-def _remove_files(folder: str, names) -> None:
-  for name in [*names, INCOMPLETE]:
-    path = os.path.join(folder, name)
-    if os.path.isdir(path):
-      shutil.rmtree(path)
-    elif os.path.exists(path):
-      os.remove(path)
+  is_own = own_files.__contains__ if own_files is not None else (lambda name: name.endswith('.png'))
+  output_folder.prepare_output(out, overwrite, is_own, ExportCommandError,
+                               f'{PROGRAM} has not finished writing this folder; its files are partial.\n')
 
 
 def _size(num_bytes: int) -> str:
