@@ -22,6 +22,7 @@ import time
 from vosjax import output_folder
 from vosjax.export.artifact_format import ARTIFACT_FILES, MANIFEST_FILE
 from vosjax.output_folder import INCOMPLETE
+from vosjax.progress import Progress
 from vosjax.user_errors import UserError, one_line, run_entry_point
 from vosjax.xla_defaults import apply_xla_defaults
 
@@ -129,6 +130,7 @@ def run_artifact(args: argparse.Namespace) -> None:
                              f'exported for {tracker.objects} object slots; export again with --objects '
                              f'{len(objects)}')
   prepare_output(args.out, args.overwrite, None)
+  progress = Progress(video.num_frames, 'segmenting')
   began, done = time.perf_counter(), 0
   names = []
 
@@ -141,9 +143,12 @@ def run_artifact(args: argparse.Namespace) -> None:
     for ids in tracker.segment(frames(), first_ids):
       write_indexed_png(os.path.join(args.out, f'{names[done]}.png'), ids)
       done += 1
+      progress.update(done)
   except UserError as error:  # e.g. a frame that turns out corrupt mid-video
+    progress.close()
     raise ExportCommandError(f'{one_line(error)}; stopped after {done} of {video.num_frames} frames, so {args.out} '
                              f'holds a partial result (marked by its file {INCOMPLETE})') from None
+  progress.close()
   os.remove(os.path.join(args.out, INCOMPLETE))
   seconds = time.perf_counter() - began
   print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) with {args.run} in '
