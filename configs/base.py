@@ -42,6 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
       short_side=0,  # internal resolution: frames with a longer shorter side are scaled down to it (0 = native)
       checkpoint_step=-1,  # -1 = the workdir's latest checkpoint
       workers=2,  # processes scoring sequences
+      videos_per_batch=1,  # videos of one frame size segmented together in one batched step (GAM only)
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
   # A curriculum epoch of 7,500 clips: the 150,000 steps of 4 clips are 80 epochs, so the skip grows at epochs 20,

@@ -63,6 +63,16 @@ def split_videos(config, dataset: str, split: str) -> list[FileVideo]:
                       require_all_masks=split != 'test-dev')
 
 
+def _check_videos_per_batch(config) -> None:
+  videos_per_batch = config.eval.videos_per_batch
+  if videos_per_batch < 1:
+    raise ConfigError(f'--config.eval.videos_per_batch: must be at least 1, got {videos_per_batch}')
+  if videos_per_batch > 1 and config.model.matcher != 'global':
+    raise ConfigError(f'--config.eval.videos_per_batch={videos_per_batch}: batching videos needs the global-context '
+                      f'matcher (GAM); the memory bank ({config.model.matcher!r}) grows differently for each video, '
+                      'so segment one video at a time (videos_per_batch=1)')
+
+
 def _atomic_zip(folder: str, zip_path: str, arc_root: str) -> None:
   """Zips every PNG under `folder` as `<arc_root>/<relative path>`, writing to a temporary file first."""
   temporary = f'{zip_path}.tmp{os.getpid()}'
@@ -94,6 +104,7 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
   Returns: the figures printed ({'J&F-Mean': ...} where scored, frames/s, peak memory, output paths).
   """
   dataset = evaluated_dataset(config)
+  _check_videos_per_batch(config)
   videos = split_videos(config, dataset, split)  # bad data fails here, before any network is loaded or compiled
   if not videos:
     raise DatasetError(f'the {split} split of {dataset} has no video')
@@ -113,7 +124,8 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
 
   segmenter = VideoSegmenter(model, variables, short_side=config.eval.short_side or None)
   progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
-  stats = segment_split(segmenter, videos, masks_dir, first_frame_only=not youtube, on_frame=progress.update)
+  stats = segment_split(segmenter, videos, masks_dir, first_frame_only=not youtube, on_frame=progress.update,
+                        videos_per_batch=config.eval.videos_per_batch)
   progress.close()
   results = _print_stats(stats)
   results.update(checkpoint=f'{location.directory}/{location.step}', results_path=masks_dir)

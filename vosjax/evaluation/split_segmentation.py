@@ -7,6 +7,9 @@
 A killed run restarts with the first video that has no progress file (a video is redone from its first frame); a
 folder made by another checkpoint or setting is started afresh. With several processes (`jax.distributed`), each
 segments its own share of the videos (every process_count-th).
+
+With `videos_per_batch` B > 1 the videos still to do are grouped by frame size and each group is segmented B videos
+at a time in one batched step (`vosjax.inference.batched_engine`); the files written are the same.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from vosjax.data.eval_stream import EvalFrame, stream_video
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.video import FileVideo
+from vosjax.inference.batched_engine import BatchedVideoSegmenter
 from vosjax.inference.engine import VideoSegmenter
 
 PROGRESS_DIR = '.progress'
@@ -126,7 +130,8 @@ def frames_to_do(videos: Sequence[FileVideo], masks_dir: str) -> int:
 
 
 def segment_split(segmenter: VideoSegmenter, videos: Sequence[FileVideo], masks_dir: str, *,
-                  first_frame_only: bool = True, on_frame: Callable[[int], None] | None = None) -> SegmentationStats:
+                  first_frame_only: bool = True, on_frame: Callable[[int], None] | None = None,
+                  videos_per_batch: int = 1) -> SegmentationStats:
   """Segments the videos into `masks_dir` (see the module docstring); call `prepare_folder` first.
 
   Args:
@@ -136,20 +141,30 @@ def segment_split(segmenter: VideoSegmenter, videos: Sequence[FileVideo], masks_
       where objects join where they first appear).
     on_frame: called with the number of frames segmented so far by this run (for a progress display; videos an
       earlier run finished are not counted).
+    videos_per_batch: videos segmented together in one batched step (GAM only; see the module docstring).
   """
   stats = SegmentationStats()
-  done_frames = 0
-  for video in this_process_videos(videos):
+  mine = this_process_videos(videos)
+  records = {}
+  for video in mine:
     marker = _marker(masks_dir, video)
     if os.path.isfile(marker):
       with open(marker) as f:
-        record = json.load(f)
+        records[video.name] = json.load(f)
       stats.resumed += 1
-    else:
-      record = _segment_video(segmenter, video, masks_dir, first_frame_only,
-                              lambda n: on_frame(done_frames + n) if on_frame else None)
-      _write_json_atomically(marker, record)
+  pending = [video for video in mine if video.name not in records]
+  report = on_frame or (lambda n: None)
+  if videos_per_batch > 1:
+    records.update(_segment_batched(segmenter, pending, masks_dir, first_frame_only, report, videos_per_batch))
+  else:
+    done_frames = 0
+    for video in pending:
+      record = _segment_video(segmenter, video, masks_dir, first_frame_only, lambda n: report(done_frames + n))
+      _write_json_atomically(_marker(masks_dir, video), record)
+      records[video.name] = record
       done_frames += record['frames']
+  for video in mine:
+    record = records[video.name]
     stats.videos += 1
     stats.frames += record['frames']
     stats.total_seconds += record['total_seconds']
@@ -174,3 +189,45 @@ def _segment_video(segmenter: VideoSegmenter, video: FileVideo, masks_dir: str, 
     count += 1
     on_frame(count)
   return {'frames': count, 'total_seconds': time.perf_counter() - began, 'io_seconds': io_clock[0]}
+
+
+def _segment_batched(segmenter: VideoSegmenter, videos: Sequence[FileVideo], masks_dir: str, first_frame_only: bool,
+                     on_frame: Callable[[int], None], videos_per_batch: int) -> dict[str, dict]:
+  """Segments `videos` B at a time, grouped by frame size; returns each video's record (also written as its marker).
+
+  A video's `total_seconds` is its share of the batched steps (each step's time split over the slots in use) plus
+  its own file I/O, so that the records of a split add up to its wall time.
+  """
+  batched = BatchedVideoSegmenter(segmenter, videos_per_batch)
+  groups: dict[tuple[int, int], list[FileVideo]] = {}
+  for video in videos:
+    groups.setdefault(video.frame_size(), []).append(video)
+  records: dict[str, dict] = {}
+  done_frames = 0
+  for frame_size, group in groups.items():
+    by_name = {video.name: video for video in group}
+    num_objects = max(_video_objects(video, first_frame_only) for video in group)
+    clocks = {video.name: [0.0] for video in group}  # file I/O seconds per video
+    counts = {video.name: 0 for video in group}
+    seconds = {video.name: 0.0 for video in group}
+    streams = ((video.name, _timed(stream_video(video, first_frame_only=first_frame_only), clocks[video.name]))
+               for video in group)
+    for output in batched.segment(streams, num_objects, frame_size):
+      name = output.key
+      video = by_name[name]
+      if output.finished:
+        record = {'frames': counts[name], 'total_seconds': seconds[name] + clocks[name][0],
+                  'io_seconds': clocks[name][0]}
+        _write_json_atomically(_marker(masks_dir, video), record)
+        records[name] = record
+        continue
+      wanted = video.output_frames
+      if wanted is None or output.frame.name in wanted:
+        write_began = time.perf_counter()
+        write_indexed_png(os.path.join(masks_dir, name, f'{output.frame.name}.png'), output.ids)
+        clocks[name][0] += time.perf_counter() - write_began
+      seconds[name] += output.step_seconds
+      counts[name] += 1
+      done_frames += 1
+      on_frame(done_frames)
+  return records

@@ -47,6 +47,10 @@ class VideoSegmenter:
     """How an H x W video passes through the network."""
     return FrameGeometry.for_frame(height, width, self.short_side)
 
+  def start_state(self, frame: np.ndarray, masks: np.ndarray, valid: np.ndarray, geometry: FrameGeometry):
+    """The [1, ...] state after the first frame: frame [H, W, 3] uint8, masks [K, H, W], valid [K] bool."""
+    return self._start(self.variables, frame, masks, valid, geometry=geometry)
+
   def _start_fn(self, variables, frame, masks, valid, geometry):
     return self.model.apply(variables, network_frame(frame, geometry)[None], network_masks(masks, geometry)[None],
                             valid[None], method=VOSNet.start)
@@ -84,7 +88,7 @@ class VideoSegmenter:
         for slot, object_id in enumerate(slot_ids):
           masks[slot] = frame.given_ids == object_id
         valid = np.arange(slots) < len(slot_ids)
-        state = self._start(self.variables, frame.image, masks, valid, geometry=geometry)
+        state = self.start_state(frame.image, masks, valid, geometry)
         stored = 1
         yield frame, np.where(np.isin(frame.given_ids, slot_ids), frame.given_ids, 0).astype(np.uint8)
         continue

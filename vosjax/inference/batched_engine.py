@@ -1,0 +1,176 @@
+"""Many videos in one jitted step: B slots of one GAM state, each slot segmenting its own video.
+
+GAM's state has the same shapes for every video of one frame size and object count, so B videos advance together:
+one batched step per time step, frame t of every slot at once. A slot whose video ends takes the next video of the
+queue (its slot of the state is replaced by that video's freshly started state); slots left without a video at the
+end of the queue are fed blank frames whose outputs are dropped. Objects joining mid-video work as in the one-video
+engine (each slot's joining masks go in with its frame).
+
+Results equal `VideoSegmenter`'s for each video alone (tests/test_batched_engine.py): the network treats the batch
+axis independently, and unused object slots (every video gets the group's largest object count) take no part.
+
+Only GAM: the memory bank's state grows differently per video, so it is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections import deque
+from typing import Hashable, Iterable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vosjax.data.eval_stream import EvalFrame
+from vosjax.inference.engine import VideoSegmenter
+from vosjax.inference.resolution import FrameGeometry, network_frame, network_masks, original_probabilities
+from vosjax.models import VOSNet
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchOutput:
+  """One event of a batched run.
+
+  Attributes:
+    key: the video's key, as given.
+    frame: the frame segmented, or None when `finished`.
+    ids: [H, W] uint8 object ids of `frame` (None when `finished`).
+    finished: True once, after the video's last frame.
+    step_seconds: this frame's share of the batched step's wall time (the step time divided by the slots in use).
+  """
+
+  key: Hashable
+  frame: EvalFrame | None
+  ids: np.ndarray | None
+  finished: bool = False
+  step_seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class _Slot:
+  key: Hashable
+  frames: Iterator[EvalFrame]
+  slot_ids: list[int]
+
+
+def _insert(batch_state, single_state, slot):
+  """Replaces slot `slot` of a [B, ...] state by a [1, ...] state."""
+  return jax.tree.map(lambda whole, one: whole.at[slot].set(one[0]), batch_state, single_state)
+
+
+class BatchedVideoSegmenter:
+  """Segments the videos of one frame size `videos_per_batch` at a time.
+
+  Args:
+    segmenter: the one-video engine whose network, variables and internal resolution are used.
+    videos_per_batch: B, the slots of the batched state.
+  """
+
+  def __init__(self, segmenter: VideoSegmenter, videos_per_batch: int):
+    if videos_per_batch < 1:
+      raise ValueError(f'videos_per_batch must be at least 1, got {videos_per_batch}')
+    if segmenter.model.config.matcher != 'global':
+      raise ValueError('several videos per batch need the global-context matcher (GAM): the memory bank grows '
+                       'differently for each video')
+    self.segmenter = segmenter
+    self.videos_per_batch = videos_per_batch
+    self._step = jax.jit(self._step_fn, static_argnames='geometry')
+    self._insert = jax.jit(_insert)
+    self._broadcast = jax.jit(lambda state: jax.tree.map(
+        lambda x: jnp.repeat(x, videos_per_batch, axis=0), state))
+
+  def _step_fn(self, variables, state, frames, new_masks, new_objects, geometry):
+    """frames: [B, H, W, 3] uint8 -> (state, [B, H, W] uint8 slot labels)."""
+    model: VOSNet = self.segmenter.model
+    network_frames = jax.vmap(functools.partial(network_frame, geometry=geometry))(frames)
+    if new_masks is not None:
+      new_masks = jax.vmap(functools.partial(network_masks, geometry=geometry))(new_masks)
+    state, logits = model.apply(variables, state, network_frames, new_masks, new_objects, True, method=VOSNet.step)
+    probs = jax.vmap(functools.partial(original_probabilities, geometry=geometry))(logits)
+    return state, jnp.argmax(probs, axis=1).astype(jnp.uint8)
+
+  def segment(self, videos: Iterable[tuple[Hashable, Iterator[EvalFrame]]], num_objects: int,
+              frame_size: tuple[int, int]) -> Iterator[BatchOutput]:
+    """Yields every frame of every video, then a `finished` event per video.
+
+    Args:
+      videos: (key, frame stream) per video (`vosjax.data.stream_video`); all of size `frame_size`.
+      num_objects: object slots per video (at least the largest object count of any of the videos).
+      frame_size: (H, W) of every frame.
+
+    Raises:
+      ValueError: a frame of another size, or more objects than `num_objects`.
+    """
+    geometry = self.segmenter.geometry(*frame_size)
+    queue = deque(videos)
+    size = self.videos_per_batch
+    slots: list[_Slot | None] = [None] * size
+    state = None
+    while True:
+      frames: list[EvalFrame | None] = [None] * size
+      for i in range(size):
+        while frames[i] is None and (slots[i] is not None or queue):
+          if slots[i] is None:
+            key, stream = queue.popleft()
+            first = next(stream, None)
+            if first is None:
+              yield BatchOutput(key, None, None, finished=True)
+              continue
+            single, slot_ids, ids = self._start(first, num_objects, geometry)
+            state = self._broadcast(single) if state is None else self._insert(state, single, i)
+            slots[i] = _Slot(key, stream, slot_ids)
+            yield BatchOutput(key, first, ids)
+          frame = next(slots[i].frames, None)
+          if frame is None:
+            yield BatchOutput(slots[i].key, None, None, finished=True)
+            slots[i] = None
+          else:
+            frames[i] = frame
+      active = [i for i in range(size) if frames[i] is not None]
+      if not active:
+        return
+      began = time.perf_counter()
+      images = np.zeros((size,) + geometry.original + (3,), np.uint8)
+      new_masks = new_objects = None
+      for i in active:
+        frame = frames[i]
+        if frame.image.shape[:2] != geometry.original:
+          raise ValueError(f'{slots[i].key}: frame {frame.name} is {frame.image.shape[:2]}, not {geometry.original}')
+        images[i] = frame.image
+        if frame.new_object_ids:
+          if new_masks is None:
+            new_masks = np.zeros((size, num_objects) + geometry.original, np.float32)
+            new_objects = np.zeros((size, num_objects), bool)
+          slot_ids = slots[i].slot_ids
+          if len(slot_ids) + len(frame.new_object_ids) > num_objects:
+            raise ValueError(f'{slots[i].key}: frame {frame.name}: objects {frame.new_object_ids} join but only '
+                             f'{num_objects} slots were allocated')
+          for object_id in frame.new_object_ids:
+            new_masks[i, len(slot_ids)] = frame.given_ids == object_id
+            new_objects[i, len(slot_ids)] = True
+            slot_ids.append(object_id)
+      state, labels = self._step(self.segmenter.variables, state, images, new_masks, new_objects, geometry=geometry)
+      labels = np.asarray(labels)
+      share = (time.perf_counter() - began) / len(active)
+      for i in active:
+        lookup = np.zeros(256, np.uint8)
+        lookup[1:len(slots[i].slot_ids) + 1] = slots[i].slot_ids
+        yield BatchOutput(slots[i].key, frames[i], lookup[labels[i]], step_seconds=share)
+
+  def _start(self, first: EvalFrame, num_objects: int, geometry: FrameGeometry):
+    """The [1, ...] state of a video from its first frame, its slot ids, and the first frame's output ids."""
+    if first.image.shape[:2] != geometry.original:
+      raise ValueError(f'frame {first.name}: size {first.image.shape[:2]} differs from {geometry.original}')
+    slot_ids = list(first.new_object_ids)
+    if len(slot_ids) > num_objects:
+      raise ValueError(f'frame {first.name}: {len(slot_ids)} objects but only {num_objects} slots were allocated')
+    masks = np.zeros((num_objects,) + geometry.original, np.float32)
+    for slot, object_id in enumerate(slot_ids):
+      masks[slot] = first.given_ids == object_id
+    valid = np.arange(num_objects) < len(slot_ids)
+    single = self.segmenter.start_state(first.image, masks, valid, geometry)
+    ids = np.where(np.isin(first.given_ids, slot_ids), first.given_ids, 0).astype(np.uint8)
+    return single, slot_ids, ids
