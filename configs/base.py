@@ -27,6 +27,10 @@ def get_config() -> ml_collections.ConfigDict:
       davis_root='data/DAVIS',
       davis_resolution='480p',
       youtube_vos_root='data/YouTubeVOS',
+      youtube_vos_2019_root='data/YouTubeVOS2019',  # evaluation only (eval.dataset=youtube_vos_2019)
+      mose_root='data/MOSE',  # evaluation only, as the three below
+      lvos_root='data/LVOS',
+      long_video_root='data/long_video',  # AFB-URR's Long-time Video dataset
       coco_root='data/COCO',
       tfds_data_dir='',
       num_workers=2,  # grain worker processes
@@ -38,7 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
       youtube_vos_all_frames_root='',  # valid_all_frames (every frame); '' = the every-5th-frame valid/JPEGImages
   ))
   config.eval = ml_collections.ConfigDict(dict(
-      dataset='',  # synthetic, davis, davis2016 or youtube_vos ('' = data.val_source, else davis)
+      dataset='',  # vosjax/evaluation/eval_datasets.py: DATASETS ('' = data.val_source, else davis)
       short_side=0,  # internal resolution: frames with a longer shorter side are scaled down to it (0 = native)
       checkpoint_step=-1,  # -1 = the workdir's latest checkpoint
       workers=2,  # processes scoring sequences

@@ -83,3 +83,63 @@ def write_youtube_vos(root: str, height=40, width=64) -> str:
   with open(os.path.join(root, 'valid', 'meta.json'), 'w') as f:
     json.dump(valid_meta, f)
   return root
+
+
+def write_mose(root: str, height=40, width=64, outer_split=True) -> str:
+  """valid: 'm1' (6 frames, 2 objects) and 'm2' (4 frames, 1 object), frame 0 annotated only; train: 'm3' (3 frames,
+  every frame annotated). `outer_split=False` writes MOSE-api's JPEGImages/<split>/ layout instead."""
+  for split, name, frames, objects in (('valid', 'm1', 6, 2), ('valid', 'm2', 4, 1), ('train', 'm3', 3, 1)):
+    for t in range(frames):
+      ids = square_ids(height, width, t, objects)
+      frame_dir = os.path.join(root, split, 'JPEGImages') if outer_split else os.path.join(root, 'JPEGImages', split)
+      mask_dir = os.path.join(root, split, 'Annotations') if outer_split else os.path.join(root, 'Annotations', split)
+      write_jpeg(os.path.join(frame_dir, name, f'{t:05d}.jpg'), frame_for(ids, t))
+      if t == 0 or split == 'train':
+        write_indexed_png(os.path.join(mask_dir, name, f'{t:05d}.png'), ids)
+  return root
+
+
+LVOS_FRAMES = 8  # frame ids 1, 6, ..., 36 (6 fps frames named by their 30 fps index)
+
+
+def lvos_ids(height: int, width: int, t: int) -> np.ndarray:
+  """'lv1' at frame t: object 2 from t=0 to t=4 (then it leaves), object 5 from t=2 to the end."""
+  ids = np.zeros((height, width), np.uint8)
+  if t <= 4:
+    ids[4:14, 3 + 2 * t:15 + 2 * t] = 2
+  if t >= 2:
+    ids[22:32, 40 - 2 * t:52 - 2 * t] = 5
+  return ids
+
+
+def write_lvos(root: str, height=40, width=64, split='valid') -> str:
+  """One valid video 'lv1' (dense ground truth, objects 2 and 5 with their own ranges) and one 'lv2' whose first
+  two frames have no object (object 1 from t=2)."""
+  meta = {'videos': {
+      'lv1': {'objects': {'2': {'frame_range': {'start': 1, 'end': 21, 'frame_nums': 5}},
+                          '5': {'frame_range': {'start': 11, 'end': 36, 'frame_nums': 6}}}},
+      'lv2': {'objects': {'1': {'frame_range': {'start': 11, 'end': 36, 'frame_nums': 6}}}}}}
+  for t in range(LVOS_FRAMES):
+    stem = f'{1 + 5 * t:08d}'
+    ids = lvos_ids(height, width, t)
+    write_jpeg(os.path.join(root, split, 'JPEGImages', 'lv1', f'{stem}.jpg'), frame_for(ids, t))
+    write_indexed_png(os.path.join(root, split, 'Annotations', 'lv1', f'{stem}.png'), ids)
+    ids2 = square_ids(height, width, t, 1) if t >= 2 else np.zeros((height, width), np.uint8)
+    write_jpeg(os.path.join(root, split, 'JPEGImages', 'lv2', f'{stem}.jpg'), frame_for(ids2, t))
+    if t >= 2:
+      write_indexed_png(os.path.join(root, split, 'Annotations', 'lv2', f'{stem}.png'), ids2)
+  with open(os.path.join(root, split, f'{split}_meta.json'), 'w') as f:
+    json.dump(meta, f)
+  return root
+
+
+def write_long_video(root: str, frames=25, every=6, height=40, width=64) -> str:
+  """One video 'blueboy' of `frames` frames with ground truth every `every` frames (and the first), and val.txt."""
+  for t in range(frames):
+    ids = square_ids(height, width, t % 20, 1)
+    write_jpeg(os.path.join(root, 'JPEGImages', 'blueboy', f'{t:05d}.jpg'), frame_for(ids, t))
+    if t % every == 0:
+      write_indexed_png(os.path.join(root, 'Annotations', 'blueboy', f'{t:05d}.png'), ids)
+  with open(os.path.join(root, 'val.txt'), 'w') as f:
+    f.write('blueboy\n')
+  return root

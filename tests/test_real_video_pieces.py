@@ -17,7 +17,8 @@ from vosjax.data.clip_sampling import ClipConfig, curriculum_epoch, max_skip_at_
 from vosjax.data.eval_stream import EvalFrame, stream_video
 from vosjax.data.image_io import DatasetError
 from vosjax.evaluation.baselines import CopyFirstFrame, FlowPropagation, warp_labels
-from vosjax.evaluation.evaluate_lib import evaluate_baseline, split_videos
+from vosjax.evaluation.eval_datasets import split_videos
+from vosjax.evaluation.evaluate_lib import evaluate_baseline
 from vosjax.metrics import score_sequence
 from vosjax.models import VOSNet, init_variables, tiny_config
 from vosjax.training.datasets import training_sources, validation_videos

@@ -41,12 +41,16 @@ def stream_video(video: FileVideo, *, first_frame_only: bool = True) -> Iterator
   Args:
     video: the video.
     first_frame_only: DAVIS semi-supervised (only frame 0's mask is given); False gives every mask file present
-      (YouTube-VOS valid, where a mask exists exactly where objects first appear).
+      (YouTube-VOS valid, where a mask exists exactly where objects first appear), or only those of
+      `video.given_frames` where it is set (LVOS, whose folder holds every frame's ground truth).
 
   Raises:
     DatasetError: the first frame has no mask or no object, a mask's size differs from its frame, a frame is corrupt.
   """
   annotated = set(video.annotated_indices)
+  if not first_frame_only and video.given_frames is not None:
+    given_names = set(video.given_frames)
+    annotated = {i for i in annotated if video.frame_names[i] in given_names}
   if 0 not in annotated:
     raise DatasetError(f'{video.frame_paths[0]}: the first frame of {video.name} has no mask')
   known: set[int] = set()

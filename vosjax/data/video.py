@@ -23,6 +23,9 @@ class FileVideo:
     merge_objects: all object ids become 1 (DAVIS 2016 subsets of a DAVIS 2017 folder); void stays 255.
     frame_step: real video frames between two listed frames (YouTube-VOS: 5), for scaling temporal skips.
     output_frames: names of the frames whose masks a submission must contain (YouTube-VOS valid), or None for all.
+    given_frames: names of the frames whose masks an evaluation that adds objects where they first appear may use
+      (LVOS: each object's first frame, where the folder holds every frame's ground truth), or None for every mask.
+    object_spans: per object (id, first frame index, end index exclusive) where it is scored (LVOS), or None.
   """
 
   name: str
@@ -33,6 +36,8 @@ class FileVideo:
   merge_objects: bool = False
   frame_step: int = 1
   output_frames: tuple[str, ...] | None = None
+  given_frames: tuple[str, ...] | None = None
+  object_spans: tuple[tuple[int, int, int], ...] | None = None
 
   def __post_init__(self):
     if len(self.frame_paths) != len(self.mask_paths):

@@ -1,4 +1,4 @@
-"""YouTube-VOS 2018 reader (layout in the project notes).
+"""YouTube-VOS 2018 and 2019 reader (layout in the project notes; 2019 has the same layout, more videos and objects).
 
 * train: every listed frame (every 5th frame of the 30 fps video) has an indexed mask; `meta.json` lists each
   object's frames. Temporal skips are scaled by `frame_step = 5`.
@@ -19,20 +19,21 @@ YOUTUBE_VOS_URL = 'https://youtube-vos.org/dataset/vos/'
 
 
 def youtube_vos_videos(root: str, split: str = 'train', *, all_frames_root: str | None = None,
-                       source: str = 'youtube_vos') -> list[FileVideo]:
-  """Lists the videos of a YouTube-VOS 2018 split.
+                       source: str = 'youtube_vos', year: int = 2018) -> list[FileVideo]:
+  """Lists the videos of a YouTube-VOS 2018 or 2019 split (never mix the two releases' files).
 
   Args:
     root: the folder holding `train/` and `valid/`.
     split: 'train' or 'valid'.
     all_frames_root: optional folder holding `JPEGImages/<vid>/` with every frame (valid_all_frames).
     source: the name recorded in each video.
+    year: 2018 or 2019 (the layouts are the same; the year only names the release in error messages).
   """
   split_dir = os.path.join(root, split)
   meta_path = os.path.join(split_dir, 'meta.json')
   for path in (os.path.join(split_dir, 'JPEGImages'), os.path.join(split_dir, 'Annotations')):
     if not os.path.isdir(path):
-      raise DatasetError(f'{root}: not a YouTube-VOS 2018 folder (missing {path}). Expected {split}/JPEGImages/<vid>/, '
+      raise DatasetError(f'{root}: not a YouTube-VOS {year} folder (missing {path}). Expected {split}/JPEGImages/<vid>/, '
                          f'{split}/Annotations/<vid>/ and {split}/meta.json; published at {YOUTUBE_VOS_URL}')
   if not os.path.isfile(meta_path):
     raise DatasetError(f'{meta_path}: meta.json not found')

@@ -1,10 +1,9 @@
 """What `evaluate.py` does: segment a split with a trained checkpoint and score it, or score a results folder alone.
 
-Datasets (`config.eval.dataset`, default `config.data.val_source`):
-  synthetic, davis, davis2016   DAVIS layout; results scored with the official DAVIS metric, CSVs written
-  youtube_vos                   2018 valid: the submission layout (`Annotations/<video>/<frame>.png` for the frames
-                                in meta.json) and its zip, for the official server (no public ground truth)
-`config.data.root`, if set, replaces the evaluated dataset's root.
+Datasets (`config.eval.dataset`, default `config.data.val_source`) and how each split is evaluated are in
+`vosjax.evaluation.eval_datasets`: scored here with the DAVIS metric (CSVs written; sparse or per-object-span ground
+truth scored on its annotated frames, with a note saying so), or written as the submission zip an evaluation server
+takes. `config.data.root`, if set, replaces the evaluated dataset's root.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ from typing import Any, Sequence
 import jax
 from jax.experimental import multihost_utils
 
-from vosjax.data import davis_videos, youtube_vos_videos
+from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError
-from vosjax.data.synthetic import ensure_dataset
 from vosjax.data.video import FileVideo
 from vosjax.evaluation.baselines import make_baseline
 from vosjax.evaluation.scoring import score_results
@@ -30,38 +28,8 @@ from vosjax.inference.engine import VideoSegmenter
 from vosjax.metrics import Summary, format_table, remove_csvs, write_csvs
 from vosjax.models import ModelConfig
 from vosjax.progress import Progress
-from vosjax.training.datasets import HOLDOUT_SPLIT, holdout_videos
+from vosjax.evaluation.eval_datasets import Protocol, evaluated_dataset, protocol, split_videos
 from vosjax.user_errors import ConfigError
-
-DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos')
-
-
-def evaluated_dataset(config) -> str:
-  dataset = config.eval.dataset or config.data.val_source or 'davis'
-  if dataset not in DATASETS:
-    raise ConfigError(f'--config.eval.dataset: cannot evaluate on {dataset!r}; choose from {", ".join(DATASETS)}')
-  return dataset
-
-
-def split_videos(config, dataset: str, split: str) -> list[FileVideo]:
-  """The videos of a split (raises DatasetError naming a missing or malformed root).
-
-  `split='holdout'` is the config's held-out videos (`data.holdout`), taken from the dataset's train split.
-  """
-  data = config.data
-  if split == HOLDOUT_SPLIT:
-    return holdout_videos(split_videos(config, dataset, 'train'), data.holdout)
-  if dataset == 'youtube_vos':
-    return youtube_vos_videos(data.root or data.youtube_vos_root, 'valid' if split in ('val', 'valid') else split,
-                              all_frames_root=data.youtube_vos_all_frames_root or None)
-  if dataset == 'synthetic':
-    root = data.root or data.synthetic_root or ensure_dataset(seed=data.synthetic_seed)
-    return davis_videos(root, split, source='synthetic')
-  year = 2016 if dataset == 'davis2016' else 2017
-  # test-dev has no ground truth beyond the first frame: it can be segmented, not scored.
-  return davis_videos(data.root or data.davis_root, split, year=year, resolution=data.davis_resolution,
-                      require_all_masks=split != 'test-dev')
-
 
 def _check_videos_per_batch(config) -> None:
   videos_per_batch = config.eval.videos_per_batch
@@ -114,8 +82,8 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
                                             model_config=ModelConfig.from_dict(config.model.to_dict()))
   print(f'Evaluating {location.directory}/{location.step} on {dataset} {split} ({len(videos)} videos) into '
         f'{out_dir}', flush=True)
-  youtube = dataset == 'youtube_vos'
-  masks_dir = os.path.join(out_dir, 'Annotations') if youtube else out_dir
+  rules = protocol(dataset, split)
+  masks_dir = os.path.join(out_dir, rules.masks_subdir) if rules.masks_subdir else out_dir
   run_key = {'checkpoint': location.directory, 'step': location.step, 'dataset': dataset, 'split': split,
              'short_side': config.eval.short_side, 'dtype': model.config.dtype}
   if jax.process_index() == 0:
@@ -124,34 +92,40 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
 
   segmenter = VideoSegmenter(model, variables, short_side=config.eval.short_side or None)
   progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
-  stats = segment_split(segmenter, videos, masks_dir, first_frame_only=not youtube, on_frame=progress.update,
-                        videos_per_batch=config.eval.videos_per_batch)
+  stats = segment_split(segmenter, videos, masks_dir, first_frame_only=rules.first_frame_only,
+                        on_frame=progress.update, videos_per_batch=config.eval.videos_per_batch)
   progress.close()
   results = _print_stats(stats)
   results.update(checkpoint=f'{location.directory}/{location.step}', results_path=masks_dir)
   multihost_utils.sync_global_devices('vosjax evaluation segmented')
   if jax.process_index() != 0:
     return results
-  if youtube:
-    zip_path = os.path.join(out_dir, f'submission-{split}.zip')
-    _atomic_zip(masks_dir, zip_path, 'Annotations')
-    print(f'YouTube-VOS submission: {zip_path} (upload it to the official evaluation server)', flush=True)
-    results['submission'] = zip_path
-  else:
-    summary = score_and_report(masks_dir, videos, split, davis2016=dataset == 'davis2016',
-                               workers=config.eval.workers)
-    results.update(summary.global_results)
+  results.update(_score_or_zip(rules, masks_dir, out_dir, videos, dataset, split, config.eval.workers))
   with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
     json.dump(results, f, indent=1)
   return results
 
 
+def _score_or_zip(rules: Protocol, masks_dir: str, out_dir: str, videos: Sequence[FileVideo], dataset: str,
+                  split: str, workers: int) -> dict[str, Any]:
+  """Scores the written masks (CSVs, figures returned) or, where a server keeps the ground truth, zips them."""
+  if rules.frames_scored is None:
+    zip_path = os.path.join(out_dir, f'submission-{split}.zip')
+    _atomic_zip(masks_dir, zip_path, rules.zip_root)
+    print(f'{dataset} {split} submission: {zip_path} (upload it to the official evaluation server)', flush=True)
+    return {'submission': zip_path}
+  summary = score_and_report(masks_dir, videos, split, davis2016=dataset == 'davis2016', workers=workers,
+                             frames=rules.frames_scored, note=rules.note)
+  return dict(summary.global_results, **({'scoring_note': rules.note} if rules.note else {}))
+
+
 def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[str, Any]:
   """Segments `split` with a baseline (`vosjax.evaluation.baselines`) into `out_dir` and scores it like a network."""
   dataset = evaluated_dataset(config)
-  if dataset == 'youtube_vos':
-    raise ConfigError('--baseline: baselines are scored on DAVIS-layout datasets only (YouTube-VOS valid has no '
-                      'public masks)')
+  rules = protocol(dataset, split)
+  if rules.frames_scored is None or not rules.first_frame_only:
+    raise ConfigError(f'--baseline: baselines are scored on splits with public ground truth given as a first-frame '
+                      f'mask; {dataset} {split} is not one')
   videos = split_videos(config, dataset, split)
   if not videos:
     raise DatasetError(f'the {split} split of {dataset} has no video')
@@ -163,7 +137,8 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
   progress.close()
   results = _print_stats(stats)
   results.update(baseline=baseline, results_path=out_dir)
-  summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers)
+  summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers,
+                             frames=rules.frames_scored, note=rules.note)
   results.update(summary.global_results)
   with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
     json.dump(results, f, indent=1)
@@ -171,14 +146,26 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
 
 
 def score_and_report(results_path: str, videos: Sequence[FileVideo], split: str, *, davis2016: bool = False,
-                     workers: int = 2) -> Summary:
-  """Scores a results folder, writes the two official CSVs into it and prints the table (a failure leaves none)."""
+                     workers: int = 2, frames: str = 'all', note: str = '') -> Summary:
+  """Scores a results folder, writes the two official CSVs into it and prints the table (a failure leaves none).
+
+  `frames` chooses the frames scored (`vosjax.evaluation.scoring.score_video`); a `note` on how the figures were
+  computed is printed and written beside the CSVs as `scoring_note-<split>.txt`.
+  """
   remove_csvs(results_path, split)
+  note_path = os.path.join(results_path, f'scoring_note-{split}.txt')
+  if os.path.isfile(note_path):
+    os.remove(note_path)
   progress = Progress(len(videos), 'scoring', unit='sequences', stream=sys.stderr)
-  summary = score_results(results_path, videos, davis2016=davis2016, workers=workers, on_sequence=progress.update)
+  summary = score_results(results_path, videos, davis2016=davis2016, workers=workers, on_sequence=progress.update,
+                          frames=frames)
   progress.close()
   global_csv, sequence_csv = write_csvs(summary, results_path, split)
   print(format_table(summary), flush=True)
+  if note:
+    with open(note_path, 'w') as f:
+      f.write(note + '\n')
+    print(note, flush=True)
   print(f'Wrote {global_csv} and {sequence_csv}', flush=True)
   return summary
 

@@ -101,13 +101,15 @@ class SequenceScores:
 
   Attributes:
     name: the sequence.
-    j: [N, T - 2] J of objects 1..N in frames 1..T-2.
+    j: [N, T - 2] J of objects 1..N in frames 1..T-2 (or, per object, its own scored frames: a list of N arrays).
     f: [N, T - 2] F likewise.
+    object_ids: the ids of the N objects where they are not 1..N (LVOS), for the per-object rows.
   """
 
   name: str
-  j: np.ndarray
-  f: np.ndarray
+  j: np.ndarray | list[np.ndarray]
+  f: np.ndarray | list[np.ndarray]
+  object_ids: tuple[int, ...] | None = None
 
 
 def score_sequence(gt: np.ndarray, pred: np.ndarray, *, davis2016: bool = False,
@@ -181,10 +183,11 @@ def summarize(scores: list[SequenceScores]) -> Summary:
   """Aggregates sequences; every global figure is a mean over objects."""
   j_stats, f_stats, rows = [], [], []
   for sequence in scores:
-    for k in range(sequence.j.shape[0]):
+    for k in range(len(sequence.j)):
       j_stats.append(object_statistics(sequence.j[k]))
       f_stats.append(object_statistics(sequence.f[k]))
-      rows.append((f'{sequence.name}_{k + 1}', j_stats[-1][0], f_stats[-1][0]))
+      object_id = sequence.object_ids[k] if sequence.object_ids else k + 1
+      rows.append((f'{sequence.name}_{object_id}', j_stats[-1][0], f_stats[-1][0]))
   if not rows:
     raise ValueError('no object to summarise')
   j_mean, j_recall, j_decay = np.mean(np.asarray(j_stats), axis=0)
