@@ -39,7 +39,7 @@ class BatchOutput:
     frame: the frame segmented, or None when `finished`.
     ids: [H, W] uint8 object ids of `frame` (None when `finished`).
     finished: True once, after the video's last frame.
-    step_seconds: this frame's share of the batched step's wall time (the step time divided by the slots in use).
+    step_seconds: this frame's share of the wall time between two fetched steps (divided by the slots in use).
   """
 
   key: Hashable
@@ -54,6 +54,28 @@ class _Slot:
   key: Hashable
   frames: Iterator[EvalFrame]
   slot_ids: list[int]
+
+
+@dataclasses.dataclass
+class _Pending:
+  """A dispatched step: its device labels [B, H, W] and, per active slot, (slot, key, frame, slot ids then)."""
+
+  labels: jax.Array
+  entries: list[tuple[int, Hashable, EvalFrame, tuple[int, ...]]]
+
+
+def _drain(pending: _Pending | None, clock: list[float]) -> Iterator[BatchOutput]:
+  """Fetches a dispatched step's labels and yields its frames' outputs; clock[0] is when the last drain ended."""
+  if pending is None:
+    return
+  labels = np.asarray(pending.labels)
+  now = time.perf_counter()
+  share = (now - clock[0]) / len(pending.entries)
+  clock[0] = now
+  for slot, key, frame, slot_ids in pending.entries:
+    lookup = np.zeros(256, np.uint8)
+    lookup[1:len(slot_ids) + 1] = slot_ids
+    yield BatchOutput(key, frame, lookup[labels[slot]], step_seconds=share)
 
 
 def _insert(batch_state, single_state, slot):
@@ -109,6 +131,10 @@ class BatchedVideoSegmenter:
     size = self.videos_per_batch
     slots: list[_Slot | None] = [None] * size
     state = None
+    # The step of time t + 1 is dispatched before the labels of time t are fetched (as in the one-video engine), so
+    # reading frames and writing files overlaps the device's work; a video's end drains the step in flight first.
+    pending: _Pending | None = None
+    clock = [time.perf_counter()]
     while True:
       frames: list[EvalFrame | None] = [None] * size
       for i in range(size):
@@ -125,14 +151,16 @@ class BatchedVideoSegmenter:
             yield BatchOutput(key, first, ids)
           frame = next(slots[i].frames, None)
           if frame is None:
+            yield from _drain(pending, clock)
+            pending = None
             yield BatchOutput(slots[i].key, None, None, finished=True)
             slots[i] = None
           else:
             frames[i] = frame
       active = [i for i in range(size) if frames[i] is not None]
       if not active:
+        yield from _drain(pending, clock)
         return
-      began = time.perf_counter()
       images = np.zeros((size,) + geometry.original + (3,), np.uint8)
       new_masks = new_objects = None
       for i in active:
@@ -153,12 +181,8 @@ class BatchedVideoSegmenter:
             new_objects[i, len(slot_ids)] = True
             slot_ids.append(object_id)
       state, labels = self._step(self.segmenter.variables, state, images, new_masks, new_objects, geometry=geometry)
-      labels = np.asarray(labels)
-      share = (time.perf_counter() - began) / len(active)
-      for i in active:
-        lookup = np.zeros(256, np.uint8)
-        lookup[1:len(slots[i].slot_ids) + 1] = slots[i].slot_ids
-        yield BatchOutput(slots[i].key, frames[i], lookup[labels[i]], step_seconds=share)
+      yield from _drain(pending, clock)
+      pending = _Pending(labels, [(i, slots[i].key, frames[i], tuple(slots[i].slot_ids)) for i in active])
 
   def _start(self, first: EvalFrame, num_objects: int, geometry: FrameGeometry):
     """The [1, ...] state of a video from its first frame, its slot ids, and the first frame's output ids."""
