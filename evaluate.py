@@ -1,8 +1,10 @@
 """Evaluates vosjax: `python evaluate.py --config configs/davis.py --workdir runs/davis --split val`.
 
 With only `--split`, it evaluates the embedded default (`python train.py`'s config and workdir). The workdir's latest
-checkpoint segments every video of the split into `<workdir>/eval/<split>/` (DAVIS-palette PNGs at original size;
-YouTube-VOS: the submission layout and its zip), which is then scored with the official DAVIS metric. A killed
+checkpoint segments every video of the split into `<workdir>/eval/<split>/` (DAVIS-palette PNGs at original size),
+which is then scored with the official DAVIS metric, or zipped for a benchmark's server where the ground truth is
+private (YouTube-VOS, MOSE valid, LVOS test, DAVIS test-dev). `--config.eval.dataset` picks the dataset
+(docs/datasets.md); `--config.eval.videos_per_batch=B` segments B videos of one frame size at a time. A killed
 evaluation resumes where it stopped. Any config field can be overridden, e.g. `--config.data.root=/data/DAVIS`,
 `--config.eval.short_side=480`, `--config.model.dtype=bfloat16`.
 
@@ -31,7 +33,8 @@ apply_xla_defaults()
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
 define_config_flag(PROGRAM, DEFAULT_CONFIG, 'a configs/*.py file')
 flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')
-flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev; YouTube-VOS: valid)')
+flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev, holdout; YouTube-VOS, MOSE, '
+                    'LVOS: valid; Long-time Video: val); docs/datasets.md')
 flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>)')
 flags.DEFINE_string('results_path', None, 'score this existing results folder (with --davis_root), no model')
 flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')

@@ -148,3 +148,23 @@ def test_long_video_scores_the_annotated_frames_only(workdir, tmp_path):  # noqa
   expected_f = np.mean([boundary_measure(predicted[i] == 1, truth[i] == 1) for i in truth])
   assert evaluated['J-Mean'] == pytest.approx(expected_j) and evaluated['F-Mean'] == pytest.approx(expected_f)
   shutil.rmtree(out)
+
+
+def test_lvos_test_without_its_meta_file_is_zipped_under_annotations(workdir, tmp_path):  # noqa: F811
+  root = write_lvos(str(tmp_path / 'lvos'), split='test')
+  os.remove(os.path.join(root, 'test', 'test_meta.json'))
+  for t in range(LVOS_FRAMES):  # test gives first appearances only: lv1 at t=0 (object 2) and t=2 (object 5)
+    stem = f'{1 + 5 * t:08d}'
+    path = os.path.join(root, 'test', 'Annotations', 'lv1', f'{stem}.png')
+    if t == 2:
+      write_indexed_png(path, np.where(lvos_ids(40, 64, 2) == 5, 5, 0))
+    elif t != 0:
+      os.remove(path)
+    if t > 2:
+      os.remove(os.path.join(root, 'test', 'Annotations', 'lv2', f'{stem}.png'))
+  out = tmp_path / 'out'
+  results = evaluate_checkpoint(_config(eval__dataset='lvos', data__root=root), workdir, 'test', str(out))
+  names = _zip_names(results['submission'])
+  assert names[0] == 'Annotations/lv1/00000001.png' and len(names) == LVOS_FRAMES + LVOS_FRAMES - 2
+  masks = [read_mask(str(out / 'Annotations' / 'lv1' / f'{1 + 5 * t:08d}.png')) for t in range(3)]
+  assert 5 not in masks[1] and np.array_equal(masks[2] == 5, lvos_ids(40, 64, 2) == 5)

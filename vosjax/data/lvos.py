@@ -9,7 +9,8 @@
 Objects join where they first appear (`start`) and may leave before the video ends (`end`); a video may begin with
 frames that hold no object, which are not segmented (no scorer reads them). The tracker is given each object's mask in
 its start frame only; an object is scored over its own span, first and last frames excluded, as LVOS's evaluation
-does. `val` and `valid` name the same split (releases differ).
+does. `val` and `valid` name the same split (releases differ). A test split without its meta file is read from its
+mask files alone (each is a first appearance).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def lvos_videos(root: str, split: str = 'valid', *, source: str = 'lvos') -> lis
   if not os.path.isdir(root):
     raise DatasetError(f'{root}: LVOS root folder not found; LVOS is published at {LVOS_URL}')
   split_dir = _split_dir(root, split)
+  if split == 'test' and not glob.glob(os.path.join(split_dir, '*_meta.json')):
+    return _first_appearance_videos(split_dir, source)
   meta_path, meta = _meta(split_dir)
   videos = []
   for name in sorted(meta):
@@ -87,4 +90,25 @@ def lvos_videos(root: str, split: str = 'valid', *, source: str = 'lvos') -> lis
         mask_paths=tuple(os.path.join(mask_dir, f'{s}.png') if s in masks else None for s in kept),
         given_frames=tuple(sorted({stems[span[1]] for span in spans})),
         object_spans=tuple((k, a - first, b - first) for k, a, b in spans)))
+  return videos
+
+
+def _first_appearance_videos(split_dir: str, source: str) -> list[FileVideo]:
+  """The test split without its meta file (kept by the server in some releases): every mask file present is a
+  first-appearance mask; each video starts at its first one. Nothing is scored, so no frame ranges are needed."""
+  frame_root = os.path.join(split_dir, 'JPEGImages')
+  videos = []
+  for name in sorted(n for n in os.listdir(frame_root) if os.path.isdir(os.path.join(frame_root, n))):
+    frame_dir, mask_dir = os.path.join(frame_root, name), os.path.join(split_dir, 'Annotations', name)
+    frames = list_files(frame_dir, ('.jpg', '.jpeg', '.png'))
+    stems = [os.path.splitext(f)[0] for f in frames]
+    masks = {os.path.splitext(m)[0] for m in list_files(mask_dir, ('.png',))} if os.path.isdir(mask_dir) else set()
+    if not masks & set(stems):
+      raise DatasetError(f'{mask_dir}: no mask for any frame of {name}')
+    first = min(i for i, stem in enumerate(stems) if stem in masks)
+    kept = stems[first:]
+    videos.append(FileVideo(
+        name=name, source=source, frame_paths=tuple(os.path.join(frame_dir, f) for f in frames[first:]),
+        mask_paths=tuple(os.path.join(mask_dir, f'{s}.png') if s in masks else None for s in kept),
+        given_frames=tuple(s for s in kept if s in masks)))
   return videos
