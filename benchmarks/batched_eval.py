@@ -6,9 +6,10 @@
 Generated videos (`vosjax.data.procedural_video`, different seeds, one frame size), made before timing so that only
 the engine is measured: frame in, label map on the host out, every frame. B = 1 is `VideoSegmenter`, one video after
 the other; B > 1 is `BatchedVideoSegmenter` (slots refilled as videos end). Each setting runs once to compile and is
-then timed round robin, best of `--repeats`; the table gives frames per second and the pixels whose label differs from B = 1's (float rounding: see
-`vosjax.inference.batched_engine`). On a CPU a batch mostly gives XLA's threads bigger matrices, so it may be no
-faster; on a GPU it fills the device. --quick: the tiny network, 4 videos of 20 frames at 428x240.
+then timed round robin, best of `--repeats`; the table gives frames per second and the pixels whose label differs
+from B = 1's (float rounding: see `vosjax.inference.batched_engine`). On a CPU a batch mostly gives XLA's threads
+bigger matrices, so it may be no faster; on a GPU it fills the device. --quick: the tiny network, 4 videos of 20
+frames at 428x240.
 """
 
 from __future__ import annotations

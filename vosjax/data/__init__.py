@@ -1,4 +1,5 @@
-"""Input: dataset readers (DAVIS, YouTube-VOS, MOSE, LVOS, Long-time Video, COCO, TFDS, synthetic), training clips via grain, evaluation streams."""
+"""Input: dataset readers (DAVIS, YouTube-VOS, MOSE, LVOS, Long-time Video, COCO, TFDS, synthetic), training clips
+via grain, evaluation streams."""
 
 from vosjax.data.augment import IMAGENET_MEAN, IMAGENET_STD, normalize_frames
 from vosjax.data.clip_sampling import ClipConfig, max_skip_at_epoch, sample_frame_indices

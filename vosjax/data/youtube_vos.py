@@ -33,7 +33,8 @@ def youtube_vos_videos(root: str, split: str = 'train', *, all_frames_root: str 
   meta_path = os.path.join(split_dir, 'meta.json')
   for path in (os.path.join(split_dir, 'JPEGImages'), os.path.join(split_dir, 'Annotations')):
     if not os.path.isdir(path):
-      raise DatasetError(f'{root}: not a YouTube-VOS {year} folder (missing {path}). Expected {split}/JPEGImages/<vid>/, '
+      raise DatasetError(f'{root}: not a YouTube-VOS {year} folder (missing {path}). Expected '
+                         f'{split}/JPEGImages/<vid>/, '
                          f'{split}/Annotations/<vid>/ and {split}/meta.json; published at {YOUTUBE_VOS_URL}')
   if not os.path.isfile(meta_path):
     raise DatasetError(f'{meta_path}: meta.json not found')
