@@ -18,6 +18,7 @@ from vosjax.data.lvos import lvos_videos
 from vosjax.data.mose import mose_videos
 from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
 from vosjax.evaluation.scoring import score_results
+from vosjax.evaluation.split_segmentation import _video_objects
 from vosjax.metrics.davis import boundary_measure, region_similarity
 
 
@@ -75,6 +76,11 @@ def test_lvos_reader_keeps_each_objects_range_and_skips_frames_before_the_first_
   assert lv1.frame_names[0] == '00000001' and lv1.num_frames == LVOS_FRAMES
   assert lv1.object_spans == ((2, 0, 4), (5, 2, 7)) and lv1.given_frames == ('00000001', '00000011')
   assert lv2.frame_names[0] == '00000011' and lv2.num_frames == LVOS_FRAMES - 2 and lv2.object_spans == ((1, 0, 5),)
+  # A stray id in the dense ground truth of a frame where no object starts does not take an object slot.
+  stray = lvos_ids(40, 64, 6)
+  stray[36:, :4] = 7
+  write_indexed_png(os.path.join(root, 'valid', 'Annotations', 'lv1', f'{1 + 5 * 6:08d}.png'), stray)
+  assert _video_objects(lv1, first_frame_only=False) == 2
 
 
 def test_lvos_errors_name_the_file(tmp_path):

@@ -106,8 +106,12 @@ def _timed(frames: Iterator[EvalFrame], clock: list[float]) -> Iterator[EvalFram
 
 
 def _video_objects(video: FileVideo, first_frame_only: bool) -> int:
-  """Object slots a video needs: the ids of its first mask, or of all its given masks."""
+  """Object slots a video needs: the ids of its first mask, or of all its given masks (those of `given_frames` where
+  the folder holds every frame's ground truth, as `stream_video` gives them)."""
   indices = video.annotated_indices[:1] if first_frame_only else video.annotated_indices
+  if not first_frame_only and video.given_frames is not None:
+    given = set(video.given_frames)
+    indices = tuple(i for i in indices if video.frame_names[i] in given)
   ids: set[int] = set()
   for index in indices:
     mask = video.read_mask(index)
