@@ -11,11 +11,13 @@ the frames excluded; the memory bank's recompilations when its capacity grows sh
 the process's resident memory then (on a CPU the state lives in host memory, so this is the memory the video costs).
 A run stops when the video ends, when resident memory passes `--memory_limit_gib` (default 85% of this machine's
 memory: past it the machine would swap or the kernel kill the process), when the process is killed (out of memory),
-or at `--time_limit_minutes` per matcher.
+or, for the memory bank only, at `--time_limit_minutes` (its time per frame grows with the video: on a CPU it would
+take days to reach frame 10,000; GAM always runs to the end).
 
 Writes <out>/long_video.json (every row), <out>/long_video.png (both curves; matplotlib, `pip install -e .[bench]`)
 and prints a table. --quick: the tiny network, 2,000 frames at 428x240, at most 2 minutes per matcher (the memory
 bank does not reach the end in that time on 2 cores: its row says where it stopped); under 5 minutes here.
+`--matchers global` reruns one matcher and keeps the other's rows from the last run in the same --out.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ def worker(args) -> None:
       yield frame
 
   limit = args.memory_limit_gib * 2**30
-  deadline = time.time() + 60 * args.time_limit_minutes if args.time_limit_minutes else None
+  deadline = None
+  if args.time_limit_minutes and args.worker == 'memory_bank':
+    deadline = time.time() + 60 * args.time_limit_minutes
   window, last, status = [], time.perf_counter(), 'video ended'
   with open(args.rows, 'a') as out:
     def record(row):
@@ -174,15 +178,22 @@ def run(args) -> None:
     raise UserError(f'--frames {args.frames}: at least {EVERY}')
   os.makedirs(args.out, exist_ok=True)
   rows_path = os.path.join(args.out, 'rows.jsonl')
-  if os.path.exists(rows_path):
-    os.remove(rows_path)
+  chosen = [m.strip() for m in args.matchers.split(',') if m.strip()]
+  if not chosen or any(m not in MATCHERS for m in chosen):
+    raise UserError(f'--matchers {args.matchers}: choose among {", ".join(MATCHERS)}')
+  kept = []
+  if os.path.exists(rows_path):  # the other matchers' rows of the last run stay
+    with open(rows_path) as f:
+      kept = [line for line in f if json.loads(line)['matcher'] not in chosen]
+  with open(rows_path, 'w') as f:
+    f.writelines(kept)
+  killed = {m: _run_matcher(m, args, rows_path) for m in chosen}
+  with open(rows_path) as f:
+    rows = [json.loads(line) for line in f]
   statuses = {}
   for matcher in MATCHERS:
-    killed = _run_matcher(matcher, args, rows_path)
-    with open(rows_path) as f:
-      rows = [json.loads(line) for line in f]
-    ended = [r['status'] for r in rows if r.get('matcher') == matcher and 'status' in r]
-    statuses[matcher] = killed or (ended[-1] if ended else 'no result')
+    ended = [r['status'] for r in rows if r['matcher'] == matcher and 'status' in r]
+    statuses[matcher] = killed.get(matcher) or (ended[-1] if ended else 'not run')
   rows = [r for r in rows if 'frame' in r]
   last = {m: max((r['frame'] for r in rows if r['matcher'] == m), default=0) for m in MATCHERS}
   title = (f'{args.frames} generated frames at {args.width}x{args.height}, {args.model} network, '
@@ -218,7 +229,8 @@ def main():
   parser.add_argument('--width', type=int, default=0, help='default 854 (--quick 428)')
   parser.add_argument('--memory_limit_gib', type=float, default=0.85 * _machine_memory_bytes() / 2**30)
   parser.add_argument('--time_limit_minutes', type=float, default=-1.0,
-                      help='per matcher (default none; --quick 2; 0 = none)')
+                      help='the memory bank\'s (default none; --quick 2; 0 = none)')
+  parser.add_argument('--matchers', default=','.join(MATCHERS), help='which to run (default both)')
   parser.add_argument('--out', default='')
   parser.add_argument('--worker', choices=MATCHERS, default='', help=argparse.SUPPRESS)
   parser.add_argument('--rows', default='', help=argparse.SUPPRESS)
