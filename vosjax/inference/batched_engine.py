@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vosjax.data.eval_stream import EvalFrame
-from vosjax.inference.engine import VideoSegmenter
+from vosjax.inference.engine import VideoSegmenter, add_objects, slot_lookup
 from vosjax.inference.resolution import FrameGeometry, network_frame, network_masks, original_probabilities
 from vosjax.models import VOSNet
 
@@ -73,9 +73,7 @@ def _drain(pending: _Pending | None, clock: list[float]) -> Iterator[BatchOutput
   share = (now - clock[0]) / len(pending.entries)
   clock[0] = now
   for slot, key, frame, slot_ids in pending.entries:
-    lookup = np.zeros(256, np.uint8)
-    lookup[1:len(slot_ids) + 1] = slot_ids
-    yield BatchOutput(key, frame, lookup[labels[slot]], step_seconds=share)
+    yield BatchOutput(key, frame, slot_lookup(slot_ids)[labels[slot]], step_seconds=share)
 
 
 def _insert(batch_state, single_state, slot):
@@ -176,10 +174,7 @@ class BatchedVideoSegmenter:
           if len(slot_ids) + len(frame.new_object_ids) > num_objects:
             raise ValueError(f'{slots[i].key}: frame {frame.name}: objects {frame.new_object_ids} join but only '
                              f'{num_objects} slots were allocated')
-          for object_id in frame.new_object_ids:
-            new_masks[i, len(slot_ids)] = frame.given_ids == object_id
-            new_objects[i, len(slot_ids)] = True
-            slot_ids.append(object_id)
+          add_objects(frame, slot_ids, new_masks[i], new_objects[i])
       state, labels = self._step(self.segmenter.variables, state, images, new_masks, new_objects, geometry=geometry)
       yield from _drain(pending, clock)
       pending = _Pending(labels, [(i, slots[i].key, frames[i], tuple(slots[i].slot_ids)) for i in active])
@@ -188,13 +183,13 @@ class BatchedVideoSegmenter:
     """The [1, ...] state of a video from its first frame, its slot ids, and the first frame's output ids."""
     if first.image.shape[:2] != geometry.original:
       raise ValueError(f'frame {first.name}: size {first.image.shape[:2]} differs from {geometry.original}')
-    slot_ids = list(first.new_object_ids)
-    if len(slot_ids) > num_objects:
-      raise ValueError(f'frame {first.name}: {len(slot_ids)} objects but only {num_objects} slots were allocated')
+    if len(first.new_object_ids) > num_objects:
+      raise ValueError(f'frame {first.name}: {len(first.new_object_ids)} objects but only {num_objects} slots were '
+                       'allocated')
     masks = np.zeros((num_objects,) + geometry.original, np.float32)
-    for slot, object_id in enumerate(slot_ids):
-      masks[slot] = first.given_ids == object_id
-    valid = np.arange(num_objects) < len(slot_ids)
+    valid = np.zeros(num_objects, bool)
+    slot_ids = []
+    add_objects(first, slot_ids, masks, valid)
     single = self.segmenter.start_state(first.image, masks, valid, geometry)
     ids = np.where(np.isin(first.given_ids, slot_ids), first.given_ids, 0).astype(np.uint8)
     return single, slot_ids, ids

@@ -82,12 +82,11 @@ class VideoSegmenter:
     for frame in frames:
       if state is None:
         geometry = self.geometry(*frame.image.shape[:2])
-        slot_ids = list(frame.new_object_ids)
-        slots = max(num_objects or self.num_objects or 0, len(slot_ids))
+        slots = max(num_objects or self.num_objects or 0, len(frame.new_object_ids))
         masks = np.zeros((slots,) + frame.image.shape[:2], np.float32)
-        for slot, object_id in enumerate(slot_ids):
-          masks[slot] = frame.given_ids == object_id
-        valid = np.arange(slots) < len(slot_ids)
+        valid = np.zeros(slots, bool)
+        slot_ids = []
+        add_objects(frame, slot_ids, masks, valid)
         state = self.start_state(frame.image, masks, valid, geometry)
         stored = 1
         yield frame, np.where(np.isin(frame.given_ids, slot_ids), frame.given_ids, 0).astype(np.uint8)
@@ -103,10 +102,7 @@ class VideoSegmenter:
                            'allocated; pass num_objects')
         new_masks = np.zeros((slots,) + frame.image.shape[:2], np.float32)
         new_objects = np.zeros(slots, bool)
-        for object_id in frame.new_object_ids:
-          new_masks[len(slot_ids)] = frame.given_ids == object_id
-          new_objects[len(slot_ids)] = True
-          slot_ids.append(object_id)
+        add_objects(frame, slot_ids, new_masks, new_objects)
       store = True
       if config.matcher == 'memory_bank':
         store = stores_frame(frame.index, config.memory_every, joining=bool(frame.new_object_ids))
@@ -122,8 +118,25 @@ class VideoSegmenter:
       yield _to_ids(*pending)
 
 
-def _to_ids(frame: EvalFrame, slot_ids: tuple[int, ...], labels: jax.Array) -> tuple[EvalFrame, np.ndarray]:
-  """Fetches a frame's slot labels and maps slots to the video's object ids."""
+def add_objects(frame: EvalFrame, slot_ids: list[int], masks: np.ndarray, joining: np.ndarray) -> None:
+  """Gives the objects first appearing in `frame` the next free slots.
+
+  Appends their ids to `slot_ids`; writes each one's given mask into masks[slot] ([K, H, W]) and sets joining[slot]
+  ([K] bool). The caller checks that K slots are enough.
+  """
+  for object_id in frame.new_object_ids:
+    masks[len(slot_ids)] = frame.given_ids == object_id
+    joining[len(slot_ids)] = True
+    slot_ids.append(object_id)
+
+
+def slot_lookup(slot_ids: tuple[int, ...] | list[int]) -> np.ndarray:
+  """[256] uint8 table from slot labels (0 background, k = slot k - 1) to the video's object ids."""
   lookup = np.zeros(256, np.uint8)
   lookup[1:len(slot_ids) + 1] = slot_ids
-  return frame, lookup[np.asarray(labels)]
+  return lookup
+
+
+def _to_ids(frame: EvalFrame, slot_ids: tuple[int, ...], labels: jax.Array) -> tuple[EvalFrame, np.ndarray]:
+  """Fetches a frame's slot labels and maps slots to the video's object ids."""
+  return frame, slot_lookup(slot_ids)[np.asarray(labels)]
