@@ -7,7 +7,14 @@ fields are exactly the fields below and are turned into a `ModelConfig` with `Mo
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+import math
+from typing import Literal, Union
+
+# Input normalisation of an encoder, in units of [0, 1] RGB: x_encoder = (rgb - mean) / std.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TF_LITE_MEAN = (127.0 / 255.0,) * 3  # EfficientNet-Lite: (x - 127) / 128 on 0..255 RGB
+TF_LITE_STD = (128.0 / 255.0,) * 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,12 +27,15 @@ class ResNetConfig:
       ResNet-18 is (2, 2, 2).
     widths: the inner width of each stage (torchvision: 64, 128, 256); a bottleneck stage outputs 4x that.
     stem_width: channels of the 7x7 stem convolution.
+    input_mean, input_std: the RGB normalisation the encoder's weights expect (torchvision: ImageNet's).
   """
 
   block: Literal['bottleneck', 'basic'] = 'bottleneck'
   depths: tuple[int, ...] = (3, 4, 6)
   widths: tuple[int, ...] = (64, 128, 256)
   stem_width: int = 64
+  input_mean: tuple[float, float, float] = IMAGENET_MEAN
+  input_std: tuple[float, float, float] = IMAGENET_STD
 
   @property
   def expansion(self) -> int:
@@ -35,13 +45,81 @@ class ResNetConfig:
     return tuple(w * self.expansion for w in self.widths)
 
 
+# EfficientNet-B0's stages (kernel, stride, expand ratio, output channels, repeats); Lite variants scale the
+# channels and the repeats of the inner stages (TF's efficientnet_lite_builder: no squeeze-excitation, ReLU6, the
+# stem and the first and last stages' repeats kept).
+_B0_STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3),
+              (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+_LITE_SCALING = {'lite0': (1.0, 1.0), 'lite1': (1.0, 1.1), 'lite2': (1.1, 1.2), 'lite3': (1.2, 1.4),
+                 'lite4': (1.4, 1.8)}  # (width, depth) multipliers
+
+
+def _round_channels(channels: int, width: float, divisor: int = 8) -> int:
+  scaled = channels * width
+  rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+  return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+@dataclasses.dataclass(frozen=True)
+class EfficientNetConfig:
+  """An EfficientNet-Lite truncated after its last stride-16 block, with stride-4, 8 and 16 taps.
+
+  Attributes:
+    variant: 'lite0' ... 'lite4' (the ImageNet weights installed from the package index: lite0, lite1, lite2).
+    input_mean, input_std: the RGB normalisation of its weights, (x - 127) / 128 on 0..255 RGB.
+  """
+
+  variant: Literal['lite0', 'lite1', 'lite2', 'lite3', 'lite4'] = 'lite0'
+  input_mean: tuple[float, float, float] = TF_LITE_MEAN
+  input_std: tuple[float, float, float] = TF_LITE_STD
+
+  def __post_init__(self):
+    if self.variant not in _LITE_SCALING:
+      raise ValueError(f'EfficientNet variant must be one of {sorted(_LITE_SCALING)}, got {self.variant!r}')
+
+  @property
+  def stem_width(self) -> int:
+    return 32  # Lite keeps the stem at 32 channels
+
+  def blocks(self) -> tuple[tuple[int, int, int, int, int], ...]:
+    """Every block up to stride 16: (kernel, stride, expand ratio, input channels, output channels)."""
+    width, depth = _LITE_SCALING[self.variant]
+    blocks, channels, stride_so_far = [], self.stem_width, 2
+    for index, (kernel, stride, expand, out, repeats) in enumerate(_B0_STAGES):
+      if stride_so_far * stride > 16:
+        break
+      out = _round_channels(out, width)
+      if 0 < index < len(_B0_STAGES) - 1:
+        repeats = int(math.ceil(depth * repeats))
+      for r in range(repeats):
+        blocks.append((kernel, stride if r == 0 else 1, expand, channels, out))
+        channels = out
+      stride_so_far *= stride
+    return tuple(blocks)
+
+  def tap_blocks(self) -> tuple[int, int, int]:
+    """Indices of the last block at strides 4, 8 and 16."""
+    taps, stride = {}, 2
+    for index, (_, block_stride, _, _, _) in enumerate(self.blocks()):
+      stride *= block_stride
+      taps[stride] = index
+    return taps[4], taps[8], taps[16]
+
+  def stage_channels(self) -> tuple[int, ...]:
+    blocks = self.blocks()
+    return tuple(blocks[i][4] for i in self.tap_blocks())
+
+
+EncoderConfig = Union[ResNetConfig, EfficientNetConfig]
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Everything that shapes the network of the paper (section 3).
 
   Attributes:
-    frame_encoder: the frame encoder F_E (paper: ResNet-50 to layer3).
-    mask_encoder: the mask encoder M_E (paper: ResNet-18 to layer3).
+    frame_encoder: the frame encoder F_E (paper: ResNet-50 to layer3), a ResNetConfig or an EfficientNetConfig.
+    mask_encoder: the mask encoder M_E (paper: ResNet-18 to layer3), a ResNetConfig or an EfficientNetConfig.
     mask_encoder_rgb: feed the RGB frame to the mask encoder beside the two mask channels (object, other objects).
       True makes the first conv 5-channel; ImageNet RGB kernels are kept and the mask kernels start at zero.
     key_dim: C_N, channels of the frame key (used for GAM's F_T and L_F and for the memory bank's keys).
@@ -56,6 +134,8 @@ class ModelConfig:
     matcher: 'global' (GAM, fixed-size state) or 'memory_bank' (STM-style memory that grows with the video).
     memory_every: a frame enters the memory bank every this many frames (STM: 5). GAM updates every frame.
     memory_bucket: the memory bank grows its capacity in multiples of this many frames.
+    memory_recent: 0 = the memory bank grows with the video; R > 0 = a fixed-size memory of the first frame and the R
+      most recent stored frames (its state no longer grows: 1 + R frames whatever the video's length).
     use_cam: apply the channel-wise attention module (Eq. 4-7).
     cam_similarity: how CAM's channel relation R is measured (see `vosjax.models.channel_attention`): 'dot_mean'
       (Eq. 4 divided by the number of positions) or 'cosine' (channels compared as unit vectors, times a learned
@@ -73,8 +153,8 @@ class ModelConfig:
     dtype: computation dtype ('float32' or 'bfloat16'); parameters and the matcher state stay float32.
   """
 
-  frame_encoder: ResNetConfig = ResNetConfig()
-  mask_encoder: ResNetConfig = ResNetConfig(block='basic', depths=(2, 2, 2), widths=(64, 128, 256))
+  frame_encoder: EncoderConfig = ResNetConfig()
+  mask_encoder: EncoderConfig = ResNetConfig(block='basic', depths=(2, 2, 2), widths=(64, 128, 256))
   mask_encoder_rgb: bool = True
   key_dim: int = 128
   value_dim: int = 512
@@ -85,6 +165,7 @@ class ModelConfig:
   matcher: Literal['global', 'memory_bank'] = 'global'
   memory_every: int = 5
   memory_bucket: int = 8
+  memory_recent: int = 0
   use_cam: bool = True
   cam_similarity: Literal['dot_mean', 'cosine'] = 'dot_mean'
   cam_temperature_init: float = 10.0
@@ -106,19 +187,29 @@ class ModelConfig:
       raise ValueError(f"cam_similarity must be 'dot_mean' or 'cosine', got {self.cam_similarity!r}")
     if self.gam_combine not in ('concat', 'sum'):
       raise ValueError(f"gam_combine must be 'concat' or 'sum', got {self.gam_combine!r}")
-    if len(self.frame_encoder.depths) != 3 or len(self.mask_encoder.depths) != 3:
-      raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')
+    for encoder in (self.frame_encoder, self.mask_encoder):
+      if isinstance(encoder, ResNetConfig) and len(encoder.depths) != 3:
+        raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')
     if self.memory_every < 1 or self.memory_bucket < 1 or self.mem_history < 1:
       raise ValueError('memory_every, memory_bucket and mem_history must be >= 1')
+    if self.memory_recent < 0:
+      raise ValueError(f'memory_recent must be >= 0, got {self.memory_recent}')
+
+  def initial_memory_capacity(self, frames_to_store: int | None = None) -> int:
+    """Memory-bank slots to allocate: a fixed-size memory's 1 + memory_recent (fewer if fewer frames will be
+    stored), else `frames_to_store` or one bucket."""
+    if self.memory_recent:
+      return min(1 + self.memory_recent, frames_to_store or 1 + self.memory_recent)
+    return frames_to_store or self.memory_bucket
 
   @classmethod
   def from_dict(cls, d) -> 'ModelConfig':
     """Builds a config from a (possibly nested) mapping such as an ml_collections ConfigDict."""
     d = dict(d)
     for name in ('frame_encoder', 'mask_encoder'):
-      if name in d and not isinstance(d[name], ResNetConfig):
-        sub = dict(d[name])
-        d[name] = ResNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()})
+      if name in d and not isinstance(d[name], (ResNetConfig, EfficientNetConfig)):
+        sub = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(d[name]).items()}
+        d[name] = EfficientNetConfig(**sub) if 'variant' in sub else ResNetConfig(**sub)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

@@ -1,4 +1,5 @@
-"""The mask encoder M_E(F_T, M): a ResNet-18 over each object's mask, fused with the frame features F_T.
+"""The mask encoder M_E(F_T, M): a ResNet-18 (or an EfficientNet-Lite) over each object's mask, fused with the frame
+features F_T.
 
 Input per object: the frame's RGB (optional, `mask_encoder_rgb`), the object's mask and the other objects' mask,
 concatenated on channels. The ResNet-18 stride-16 output is concatenated with the frame encoder's stride-16
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 
 from vosjax.models.config import ModelConfig
 from vosjax.models.residual import ResidualBlock
-from vosjax.models.resnet import ResNet
+from vosjax.models.encoders import build_encoder, encoder_input
 from vosjax.models.split_conv import SplitInputConv
 
 
@@ -43,11 +44,12 @@ class MaskEncoder(nn.Module):
     batch, objects, height, width = object_masks.shape
     others = jnp.sum(object_masks, axis=1, keepdims=True) - object_masks
     own = jnp.stack([object_masks, others], axis=-1).astype(dtype)  # [B, K, H, W, 2]
-    resnet = ResNet(cfg.mask_encoder, dtype=dtype, name='resnet')
+    # A ResNet or an EfficientNet-Lite; its parameters keep the scope name 'resnet' (checkpoints stay readable).
+    encoder = build_encoder(cfg.mask_encoder, dtype, name='resnet')
     if cfg.mask_encoder_rgb:  # the RGB share of the first convolution runs once per frame
-      mask_features = resnet(own, shared=frame.astype(dtype))['layer3']
+      mask_features = encoder(own, shared=encoder_input(frame, cfg.mask_encoder).astype(dtype))['layer3']
     else:
-      mask_features = resnet(own.reshape(batch * objects, height, width, 2))['layer3']
+      mask_features = encoder(own.reshape(batch * objects, height, width, 2))['layer3']
     h, w = mask_features.shape[1:3]
     mask_features = mask_features.reshape(batch, objects, h, w, -1)
     # The 1x1 fusion of [mask features, F_T]: F_T's share runs once per frame.

@@ -36,7 +36,7 @@ from vosjax.models.config import ModelConfig
 from vosjax.models.decoder import Decoder, SkipProjection
 from vosjax.models.mask_embedding import MaskEmbedding, history_channels
 from vosjax.models.mask_encoder import MaskEncoder
-from vosjax.models.resnet import ResNet
+from vosjax.models.encoders import build_encoder, encoder_input
 
 MatcherState = Union[gc.GlobalContextState, mb.MemoryBankState]
 
@@ -88,7 +88,7 @@ class VOSNet(nn.Module):
     cfg = self.config
     dtype = jnp.dtype(cfg.dtype)
     conv3 = lambda features, name: nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype, name=name)
-    self.frame_encoder = ResNet(cfg.frame_encoder, dtype=dtype)
+    self.frame_encoder = build_encoder(cfg.frame_encoder, dtype)
     self.key_proj = conv3(cfg.key_dim, 'key_proj')
     query_value_dim = cfg.value_dim if cfg.gam_combine == 'sum' else cfg.query_value_dim
     self.query_value_proj = conv3(query_value_dim, 'query_value_proj')
@@ -108,7 +108,7 @@ class VOSNet(nn.Module):
   # ---------------------------------------------------------------------------------------------------- encoding
   def encode_frame(self, frame: jax.Array) -> FrameFeatures:
     """Encodes frames once. frame: [B, H, W, 3] ImageNet-normalised RGB."""
-    stages = self.frame_encoder(frame)
+    stages = self.frame_encoder(encoder_input(frame, self.config.frame_encoder))
     return FrameFeatures(
         key=self.key_proj(stages['layer3']),
         query_value=self.query_value_proj(stages['layer3']),
@@ -128,7 +128,8 @@ class VOSNet(nn.Module):
       frame: [B, H, W, 3] the reference frame.
       masks: [B, K, H, W] the given object masks (0/1 or soft).
       object_valid: [B, K] bool, which object slots are objects (the others are padding).
-      memory_capacity: memory-bank slots to allocate (default: `config.memory_bucket`); unused by GAM.
+      memory_capacity: memory-bank slots to allocate (default: `config.memory_bucket`, or a fixed-size memory's
+        1 + memory_recent, which is also the most it takes); unused by GAM.
 
     Returns:
       The state after memorising the reference frame (frame_index 0).
@@ -140,7 +141,7 @@ class VOSNet(nn.Module):
       matcher = gc.init_global_context(batch, objects, cfg.key_dim, cfg.value_dim)
     else:
       matcher = mb.init_memory_bank(batch, objects, h * w, cfg.key_dim, cfg.value_dim,
-                                    memory_capacity or cfg.memory_bucket)
+                                    cfg.initial_memory_capacity(memory_capacity))
     state = TrackerState(
         matcher=matcher,
         history=jnp.zeros((batch, cfg.mem_history, objects, height, width), jnp.float32),
@@ -181,7 +182,7 @@ class VOSNet(nn.Module):
       write = state.frame_index % cfg.memory_every == 0
       if joining is not None:
         write = write | jnp.any(joining, axis=1)
-      matcher = mb.write_memory_bank(state.matcher, key, values, write)
+      matcher = mb.write_memory_bank(state.matcher, key, values, write, cfg.memory_recent)
     return state.replace(matcher=matcher, history=history)
 
   def _gam_logits(self, key: jax.Array) -> jax.Array:
