@@ -18,7 +18,7 @@ The held-out videos (`data.holdout`) are never trained on, whatever the root; `-
 """
 
 from configs import base
-from vosjax.models import ModelConfig, ResNetConfig
+from vosjax.models import EfficientNetConfig, ModelConfig, ResNetConfig
 
 # Six of DAVIS 2016's 30 training videos, of varied difficulty (optical-flow J&F from 0.26 to 0.70).
 HOLDOUT = 'bear,bmx-bumps,car-turn,dance-jump,hockey,mallard-fly'
@@ -42,26 +42,52 @@ def small_network() -> ModelConfig:
   )
 
 
+def pretrained_network() -> ModelConfig:
+  """A frozen ImageNet EfficientNet-Lite0 frame encoder; small heads trained from scratch."""
+  return ModelConfig(
+      frame_encoder=EfficientNetConfig('lite0'),
+      mask_encoder=ResNetConfig(block='basic', depths=(1, 1, 1), widths=(16, 32, 64), stem_width=16),
+      mask_encoder_rgb=False,
+      key_dim=64,
+      value_dim=128,
+      query_value_dim=128,
+      matcher='memory_bank',
+      memory_every=1,
+      memory_recent=2,
+      gam_temperature_init=4.0,
+      cam_similarity='cosine',
+      mem_widths=(8, 16, 32, 32),
+      fuser_dim=128,
+      decoder_dim=128,
+      decoder_up_dims=(64, 32),
+  )
+
+
 def get_config():
   config = base.get_config()
-  config.model = base.model_block(small_network())
+  config.model = base.model_block(pretrained_network())
+  config.train.imagenet_frame_encoder = 'lite0'
+  config.optim.frame_encoder_lr_scale = 0.0
   config.data.sources = 'davis:1'
-  config.data.davis_root = '../shared/data/davis2016-train'
+  config.data.davis_root = 'data/davis2016-train'  # DAVIS 2016's train videos; give yours with --config.data.davis_root
   config.data.val_source = 'davis'
   config.data.val_split = 'holdout'
   config.data.holdout = HOLDOUT
   config.data.num_workers = 1
   config.eval.dataset = 'davis'
+  config.eval.short_side = 360
   config.clip.num_frames = 5
-  config.clip.crop_size = 160
+  config.clip.crop_size = 192
+  config.clip.scale_range = (1.5, 2.25)  # frames at about a 360-pixel short side, the evaluation's scale
   config.clip.max_objects = 1
   config.clip.max_skip = 5
   config.clip.skip_growth = 0
+  config.optim.train_bn_affine = True  # BN layers trained from scratch start as identities: train their scale and bias
   config.optim.lr = 1e-3
   config.optim.schedule = 'cosine'
   config.optim.warmup_steps = 100
   config.train.batch_size = 4
-  config.train.num_steps = 4000
+  config.train.num_steps = 6000
   config.train.log_every = 50
   config.train.checkpoint_every = 500
   config.train.eval_every = 0

@@ -108,3 +108,15 @@ def test_memory_bank_grows_and_its_cost_grows_with_it():
     return analysis['flops']
 
   assert read_flops(8) > 3.5 * read_flops(2)
+
+
+def test_fixed_size_memory_keeps_the_first_and_the_most_recent_frames():
+  state = mb.init_memory_bank(1, 1, positions=2, key_dim=1, value_dim=1, capacity=3)
+  for frame in range(6):  # frame f has keys and values f
+    value = jnp.full((1, 1, 2, 1), float(frame))
+    state = mb.write_memory_bank(state, jnp.full((1, 2, 1), float(frame)), value, jnp.array([True]), recent=2)
+  # Slot 0 keeps frame 0; frames 1..5 went to slots 1, 2, 1, 2, 1, so slots 1 and 2 hold the two latest, 5 and 4.
+  np.testing.assert_array_equal(state.keys[0, :, 0, 0], [0.0, 5.0, 4.0])
+  np.testing.assert_array_equal(state.values[0, 0, :, 0, 0], [0.0, 5.0, 4.0])
+  np.testing.assert_array_equal(state.count, [6])
+  assert state.capacity == 3

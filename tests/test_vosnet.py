@@ -11,7 +11,8 @@ import pytest
 
 import flax.linen as nn
 
-from vosjax.models import (VOSNet, ensure_capacity, init_variables, memory_frames_in_clip, stores_frame, tiny_config,
+from vosjax.models import (EfficientNetConfig, VOSNet, ensure_capacity, init_variables, memory_frames_in_clip,
+                           stores_frame, tiny_config,
                            unroll_clip)
 from vosjax.models.resnet import ResNet
 
@@ -53,7 +54,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
     store = True
     if config.matcher == 'memory_bank':
       store = stores_frame(t, config.memory_every, joining=t in joins)
-      if store:
+      if store and not config.memory_recent:
         state = state.replace(matcher=ensure_capacity(state.matcher, stored))
         stored += 1
     state, logits = step(variables, state, video[:, t], new_masks, new_objects, store=store)
@@ -66,6 +67,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
     ('global', 3, 2, {}),
     ('global', 2, 2, {'gam_temperature_init': 4.0, 'cam_similarity': 'cosine'}),
     ('memory_bank', 3, 2, {}),
+    ('memory_bank', 2, 1, {'memory_recent': 2}),
 ])
 def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
   model, variables = _model(matcher=matcher, memory_every=2, **extra)
@@ -84,10 +86,13 @@ def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
   np.testing.assert_allclose(np.asarray(stepped), np.asarray(scanned), atol=2e-4, rtol=1e-4)
   probs = jax.nn.softmax(scanned, axis=2)
   assert float(probs[:, :, valid_objects + 1:].max(initial=0.0)) < 1e-3  # padded slots never win
-  if matcher == 'memory_bank':
+  if matcher == 'memory_bank' and not extra:
     # Frames 0, 2, 4, 6 were memorised; the bank started with 2 slots and doubled once.
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 4
+  if extra.get('memory_recent'):  # the same 4 frames went through a fixed memory of the first + 2 recent
+    np.testing.assert_array_equal(state.matcher.count, [4, 4])
+    assert state.matcher.capacity == 3
 
 
 def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():
@@ -118,7 +123,8 @@ def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():
     {'mask_encoder_rgb': False},
     {'mem_position': False},
     {'dtype': 'bfloat16'},
-], ids=lambda o: ','.join(f'{k}={v}' for k, v in o.items()))
+    {'frame_encoder': EfficientNetConfig('lite0'), 'mask_encoder': EfficientNetConfig('lite0'), 'fuser_dim': 16},
+], ids=lambda o: ','.join(f'{k}={getattr(v, "variant", v)}' for k, v in o.items()))
 def test_config_switches_run(overrides):
   model, variables = _model(**overrides)
   video, masks, valid = _clip(1, 3, 2, 2)

@@ -31,6 +31,7 @@ from vosjax.data.augment import clip_transforms, colour_jitter, warp
 from vosjax.data.clip_sampling import (ClipConfig, choose_objects, curriculum_epoch, max_skip_at_epoch,
                                       sample_frame_indices)
 from vosjax.data.image_io import DatasetError
+from vosjax.data.labels import first_frame_masks  # noqa: F401 (re-exported)
 
 _log = logging.getLogger(__name__)
 
@@ -124,12 +125,6 @@ class ClipMaker(grain.transforms.MapWithIndex):
         pass
       video = self._entries[int(rng.integers(len(self._entries)))]
     raise RuntimeError(f'no usable clip after {self._max_replacements} videos ({broken} broken); see the warnings')
-
-
-def first_frame_masks(labels, num_objects: int):
-  """[..., T, S, S] labels -> [..., K, S, S] float32 masks of the objects in frame 0 (numpy or jax arrays)."""
-  first = labels[..., 0, :, :]
-  return (first[..., None, :, :] == np.arange(1, num_objects + 1)[:, None, None]).astype(np.float32)
 
 
 def training_entries(sources: Sequence[TrainingSource]) -> list:

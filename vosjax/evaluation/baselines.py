@@ -6,6 +6,8 @@
   current pixel looks up where it came from (backward warping, no holes); each object's probability map is warped
   bilinearly and the pixel takes the most probable label (background included), so masks stay sharp and an object
   can shrink to nothing. An object given at a frame (YouTube-VOS joins) overwrites the warped labels there.
+* `feature_propagation` (`vosjax.evaluation.feature_propagation`): label propagation over a frozen ImageNet
+  EfficientNet-Lite0's features.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from vosjax.data.eval_stream import EvalFrame
 
-BASELINES = ('copy_first_frame', 'optical_flow')
+BASELINES = ('copy_first_frame', 'optical_flow', 'feature_propagation')
 
 
 def _merge_given(labels: np.ndarray | None, frame: EvalFrame) -> np.ndarray:
@@ -105,4 +107,7 @@ def make_baseline(name: str):
     return CopyFirstFrame()
   if name == 'optical_flow':
     return FlowPropagation()
+  if name == 'feature_propagation':  # needs JAX and the installed ImageNet weights: imported only when asked for
+    from vosjax.evaluation.feature_propagation import FeaturePropagation
+    return FeaturePropagation()
   raise ValueError(f'unknown baseline {name!r}; choose from {", ".join(BASELINES)}')

@@ -1,5 +1,8 @@
 """An STM-style space-time memory, kept to measure GAM against (config `matcher='memory_bank'`).
 
+With `memory_recent` R > 0 the memory has a fixed size instead: the first frame and the R most recent stored frames
+(a ring), so, like GAM's, its state and cost per frame stay the same however long the video.
+
 Every `memory_every`-th frame stores its keys [N, C_N] (shared by all objects) and each object's values [N, C_M].
 A query reads all stored positions with a softmax over dot-product affinities (STM). Unlike GAM, its cost grows
 with the video: the state holds `capacity` frame slots, of which `count` are filled (`valid`), and the read attends
@@ -79,19 +82,27 @@ def ensure_capacity(state: MemoryBankState, stored: int) -> MemoryBankState:
   return grow_memory_bank(state, max(2 * state.capacity, 1))
 
 
-def write_memory_bank(state: MemoryBankState, key: jax.Array, values: jax.Array, write: jax.Array) -> MemoryBankState:
+def write_memory_bank(state: MemoryBankState, key: jax.Array, values: jax.Array, write: jax.Array,
+                      recent: int = 0) -> MemoryBankState:
   """Stores one frame in the next free slot of each batch element selected by `write`.
 
-  The caller guarantees a free slot (grow first); a write into a full memory is dropped rather than overwriting.
+  A growing memory (`recent` 0): the caller guarantees a free slot (grow first); a write into a full memory is
+  dropped rather than overwriting. A fixed-size memory (`recent` R > 0, capacity 1 + R or less): slot 0 keeps the
+  first frame, and once the memory is full each write replaces the oldest of the other slots, so the memory holds
+  the first frame and the R most recent stored frames for ever.
 
   Args:
     state: the memory.
     key: [B, N, C_N] the frame's keys.
     values: [B, K, N, C_M] each object's values.
     write: [B] bool.
+    recent: 0, or R (static).
   """
   slots = jnp.arange(state.capacity)
-  target = (slots[None, :] == state.count[:, None]) & write[:, None]  # [B, S]
+  slot = state.count
+  if recent and state.capacity > 1:
+    slot = jnp.where(state.count < state.capacity, state.count, 1 + (state.count - 1) % (state.capacity - 1))
+  target = (slots[None, :] == slot[:, None]) & write[:, None]  # [B, S]
   keys = jnp.where(target[:, :, None, None], key[:, None].astype(state.keys.dtype), state.keys)
   new_values = jnp.where(target[:, None, :, None, None], values[:, :, None].astype(state.values.dtype), state.values)
   wrote = jnp.any(target, axis=1)

@@ -38,9 +38,7 @@ def _is_batch_norm(path: tuple[str, ...]) -> bool:
 
 def batch_norm_labels(params) -> Any:
   """A pytree like `params` labelling each leaf 'bn' (a batch-norm scale/bias) or 'other'."""
-  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
-  labels = {path: 'bn' if _is_batch_norm(path) else 'other' for path in flat}
-  return flax.traverse_util.unflatten_dict(labels)
+  return parameter_groups(params)
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str = 'constant', num_steps: int = 0,
@@ -60,16 +58,35 @@ def learning_rate_schedule(learning_rate: float, schedule: str = 'constant', num
   raise ValueError(f"unknown learning-rate schedule {schedule!r} (expected 'constant' or 'cosine')")
 
 
+def parameter_groups(params, frame_encoder_separate: bool = False) -> Any:
+  """A pytree like `params` labelling each leaf 'frame_encoder' (when `frame_encoder_separate`), else 'bn' (a
+  batch-norm scale/bias) or 'other'."""
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
+  label = lambda path: ('frame_encoder' if frame_encoder_separate and path[0] == 'frame_encoder'
+                        else 'bn' if _is_batch_norm(path) else 'other')
+  return flax.traverse_util.unflatten_dict({path: label(path) for path in flat})
+
+
 def make_optimizer(learning_rate: float | optax.Schedule, train_batch_norm_affine: bool = True,
-                   clip_grad_norm: float | None = None) -> optax.GradientTransformation:
-  """Adam at `learning_rate` (a rate or a schedule; paper: 1e-5), optionally leaving the BN scale and bias alone."""
+                   clip_grad_norm: float | None = None,
+                   frame_encoder_lr_scale: float = 1.0) -> optax.GradientTransformation:
+  """Adam at `learning_rate` (a rate or a schedule; paper: 1e-5), optionally leaving the BN scale and bias alone.
+
+  `frame_encoder_lr_scale` multiplies the frame encoder's updates (BN included): 0 freezes it entirely (pretrained
+  features kept as they are; the train step then also skips its backward pass), 1 trains it like the rest.
+  """
   if not callable(learning_rate):  # the optimiser state then has the same structure for every schedule
     learning_rate = optax.constant_schedule(learning_rate)
   chain = [optax.clip_by_global_norm(clip_grad_norm)] if clip_grad_norm else []
   adam = optax.chain(*chain, optax.adam(learning_rate))
-  if train_batch_norm_affine:
+  if train_batch_norm_affine and frame_encoder_lr_scale == 1.0:
     return adam
-  return optax.multi_transform({'other': adam, 'bn': optax.set_to_zero()}, batch_norm_labels)
+  transforms = {'other': adam, 'bn': adam if train_batch_norm_affine else optax.set_to_zero()}
+  separate = frame_encoder_lr_scale != 1.0
+  if separate:
+    transforms['frame_encoder'] = (optax.set_to_zero() if frame_encoder_lr_scale == 0
+                                   else optax.chain(optax.adam(learning_rate), optax.scale(frame_encoder_lr_scale)))
+  return optax.multi_transform(transforms, lambda params: parameter_groups(params, separate))
 
 
 def create_train_state(variables: dict, optimizer: optax.GradientTransformation) -> TrainState:

@@ -9,19 +9,21 @@ import jax.numpy as jnp
 import optax
 
 from vosjax.data.augment import normalize_frames
-from vosjax.data.pipeline import first_frame_masks
+from vosjax.data.labels import first_frame_masks
 from vosjax.models import VOSNet, unroll_clip
 from vosjax.training.loss import mean_iou, segmentation_loss
 from vosjax.training.train_state import TrainState
 
 
 def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, bootstrap_fraction: float = 1.0,
-                    remat: bool = False) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+                    remat: bool = False,
+                    freeze_frame_encoder: bool = False) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """Builds `train_step(state, batch) -> (state, metrics)` (pure; jit it with the shardings of the caller).
 
   The batch is the pipeline's: 'frames' [B, T, S, S, 3] uint8, 'labels' [B, T, S, S] uint8, 'object_valid' [B, K].
   Frame 0's labels are the given masks; the loss covers frames 1..T-1. Batch-norm statistics are read, never
-  written. Metrics stay on the device: 'loss', 'iou', 'grad_norm'.
+  written. Metrics stay on the device: 'loss', 'iou', 'grad_norm'. `freeze_frame_encoder` stops gradients at the
+  frame encoder's parameters (pair it with an optimiser that leaves them alone), so no backward pass runs through it.
   """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
@@ -31,6 +33,8 @@ def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, b
     first_masks = first_frame_masks(labels, object_valid.shape[1])
 
     def loss_fn(params):
+      if freeze_frame_encoder:
+        params = dict(params, frame_encoder=jax.lax.stop_gradient(params['frame_encoder']))
       variables = {'params': params, 'batch_stats': state.batch_stats}
       logits = unroll_clip(model, variables, frames, first_masks, object_valid, remat=remat)
       return segmentation_loss(logits, labels[:, 1:], bootstrap_fraction), logits
