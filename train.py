@@ -34,8 +34,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
   initialize_distributed()
   from vosjax.training.train_lib import train_and_evaluate
+  from vosjax.validation import make_validator
   try:
-    run_entry_point(PROGRAM, train_and_evaluate, flags.FLAGS.config, flags.FLAGS.workdir)
+    run_entry_point(PROGRAM, train_and_evaluate, flags.FLAGS.config, flags.FLAGS.workdir, make_validator)
   except KeyboardInterrupt:
     sys.exit(130)  # the checkpoint is saved (see StopRequest); the shell's convention for Ctrl-C
 

@@ -1,6 +1,6 @@
 """The paper's Tables 1-2 in miniature: the real-video recipe with one module changed at a time, on held-out videos.
 
-  python benchmarks/ablations.py --davis_root ../shared/data/davis2016-train [--quick] [--json PATH] [--out DIR]
+  python benchmarks/ablations.py --davis_root DAVIS2016_TRAIN [--quick] [--json PATH] [--out DIR]
                                  [--only full,no_cam] [--steps N]
 
 Every variant trains `configs/davis2016_cpu.py` from scratch with one override (the same command a user runs:

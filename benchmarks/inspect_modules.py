@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from vosjax.data import davis_videos  # noqa: E402
 from vosjax.evaluation.module_statistics import module_statistics  # noqa: E402
 from vosjax.inference.checkpoint_loading import load_network  # noqa: E402
-from vosjax.training.datasets import holdout_videos  # noqa: E402
+from vosjax.data.holdout import holdout_videos  # noqa: E402
 from vosjax.user_errors import run_entry_point  # noqa: E402
 
 MEANING = {

@@ -1,4 +1,5 @@
-"""Shared defaults that every config imports: the paper's network and training settings (its sections 3 and 4.2).
+"""Shared defaults that every config imports: the paper's network and training settings (its sections 3 and 4.2),
+and vosjax's own choices where the paper gives none (marked; docs/design.md lists them).
 
 Any field can be overridden from the command line, e.g. `--config.optim.lr=1e-4 --config.model.use_cam=False`.
 """
@@ -49,29 +50,31 @@ def get_config() -> ml_collections.ConfigDict:
       videos_per_batch=1,  # videos of one frame size segmented together in one batched step (GAM only)
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
-  # A curriculum epoch of 7,500 clips: the 150,000 steps of 4 clips are 80 epochs, so the skip grows at epochs 20,
-  # 40 and 60 and reaches its cap of 25 three quarters into training, whatever the size of the video list (one pass
-  # over DAVIS alone is 15 steps, which would end the curriculum within the first 900 steps).
+  # vosjax's choices, not the paper's (which gives no step count and no cap): a curriculum epoch of 7,500 clips, so
+  # that 150,000 steps of 4 clips are 80 epochs, the skip grows at epochs 20, 40 and 60 and reaches a cap of 25 three
+  # quarters into training, whatever the size of the video list (one pass over DAVIS alone is 15 steps, which would
+  # end the curriculum within the first 900 steps).
   config.clip.epoch_clips = 7_500
   config.optim = ml_collections.ConfigDict(dict(
       lr=1e-5,
       schedule='constant',  # or 'cosine': linear warm-up over warmup_steps, cosine decay to 0 at train.num_steps
       warmup_steps=0,
-      train_bn_affine=True,
+      train_bn_affine=False,  # the paper froze batch normalisation: statistics and affine parameters
       clip_grad_norm=0.0,
+      frame_encoder_lr_scale=1.0,  # the frame encoder's learning rate relative to lr (0 = frozen, no backward)
   ))
   config.loss = ml_collections.ConfigDict(dict(bootstrap_fraction=1.0))
   config.train = ml_collections.ConfigDict(dict(
       batch_size=4,  # global, over all devices and hosts
-      num_steps=150_000,
+      num_steps=150_000,  # vosjax's choice (see the curriculum note above)
       log_every=50,
       checkpoint_every=2_000,
       keep_checkpoints=3,
       eval_every=10_000,
       remat=False,
       init_from='',  # a workdir whose latest checkpoint initialises the network (main training after pre-training)
-      imagenet_frame_encoder='',  # torchvision resnet50 .pth/.npz/.safetensors
-      imagenet_mask_encoder='',  # torchvision resnet18
+      imagenet_frame_encoder='',  # torchvision resnet50 .pth/.npz/.safetensors, or lite0/lite1/lite2 (installed)
+      imagenet_mask_encoder='',  # torchvision resnet18, or lite0/lite1/lite2
       allow_random_init=False,  # True: train a ResNet-50 frame encoder from random weights (refused otherwise)
   ))
   return config

@@ -24,6 +24,7 @@ def get_config():
   config.clip.skip_growth = 0
   config.clip.min_object_pixels = 20
   config.clip.scale_range = (0.7, 1.0)  # zoom 0.5-0.75; (1.1, 1.6), native object size, measured worse
+  config.optim.train_bn_affine = True  # BN layers trained from scratch start as identities: train their scale and bias
   config.optim.lr = 1.5e-3
   config.optim.schedule = 'cosine'
   config.optim.warmup_steps = 100

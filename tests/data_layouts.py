@@ -143,3 +143,19 @@ def write_long_video(root: str, frames=25, every=6, height=40, width=64) -> str:
   with open(os.path.join(root, 'val.txt'), 'w') as f:
     f.write('blueboy\n')
   return root
+
+
+def rescored_jf(out_dir: str, videos) -> float:
+  """J&F-Mean of the PNGs an evaluation wrote under `out_dir`, recomputed here frame by frame with the DAVIS
+  measures (every frame but the first and last, each object, means over objects then over J and F)."""
+  from vosjax.metrics.davis import boundary_measure, region_similarity
+  j_means, f_means = [], []
+  for video in videos:
+    truths = [video.read_mask(i) for i in range(video.num_frames)]
+    predictions = [np.asarray(Image.open(os.path.join(out_dir, video.name, f'{name}.png')))
+                   for name in video.frame_names]
+    for object_id in sorted(int(i) for i in np.unique(truths[0]) if i not in (0, 255)):
+      frames = range(1, video.num_frames - 1)
+      j_means.append(np.mean([region_similarity(predictions[t] == object_id, truths[t] == object_id) for t in frames]))
+      f_means.append(np.mean([boundary_measure(predictions[t] == object_id, truths[t] == object_id) for t in frames]))
+  return float((np.mean(j_means) + np.mean(f_means)) / 2)

@@ -1,4 +1,4 @@
-"""Dataset readers in the real layouts, and every kind of bad input named in the data issue."""
+"""Dataset readers in the real layouts, and every kind of bad input a user can give them."""
 
 import os
 import shutil

@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from data_layouts import (LVOS_FRAMES, lvos_ids, square_ids, write_davis2017, write_long_video, write_lvos, write_mose,
-                          write_youtube_vos)
+from data_layouts import (LVOS_FRAMES, lvos_ids, rescored_jf, square_ids, write_davis2017, write_long_video,
+                          write_lvos, write_mose, write_youtube_vos)
 from test_evaluate import _config, workdir  # noqa: F401 (the module-scoped checkpoint fixture)
 from vosjax.data.image_io import DatasetError, read_mask, write_indexed_png
 from vosjax.data.long_video import long_video_videos
@@ -46,7 +46,8 @@ def test_mose_valid_writes_every_frame_and_a_zip_with_sequences_at_its_root(work
   assert _zip_names(results['submission']) == expected
   np.testing.assert_array_equal(read_mask(str(out / 'm1' / '00000.png')), square_ids(40, 64, 0, 2))
   train = evaluate_checkpoint(_config(eval__dataset='mose', data__root=root), workdir, 'train', str(tmp_path / 't'))
-  assert 0 <= train['J&F-Mean'] <= 1 and 'submission' not in train
+  assert 'submission' not in train
+  assert train['J&F-Mean'] == pytest.approx(rescored_jf(str(tmp_path / 't'), mose_videos(root, 'train')), abs=1e-6)
 
 
 def test_davis_test_dev_is_written_and_zipped_not_scored(workdir, tmp_path):  # noqa: F811
@@ -122,7 +123,9 @@ def test_lvos_valid_is_segmented_from_first_appearances_and_scored_with_a_note(w
   root = write_lvos(str(tmp_path / 'lvos'))
   out = tmp_path / 'out'
   results = evaluate_checkpoint(_config(eval__dataset='lvos', data__root=root), workdir, 'valid', str(out))
-  assert results['frames'] == LVOS_FRAMES + LVOS_FRAMES - 2 and 0 <= results['J&F-Mean'] <= 1
+  assert results['frames'] == LVOS_FRAMES + LVOS_FRAMES - 2
+  rescored = score_results(str(out), lvos_videos(root, 'valid'), workers=1, frames='object_spans')
+  assert results['J&F-Mean'] == pytest.approx(rescored.global_results['J&F-Mean'], abs=1e-6)
   assert sorted(os.listdir(out / 'lv2'))[0] == '00000011.png'  # frames before the first object: not segmented
   masks = [read_mask(str(out / 'lv1' / f'{1 + 5 * t:08d}.png')) for t in range(LVOS_FRAMES)]
   assert all(5 not in m for m in masks[:2])  # object 5 is given at t=2 only, never earlier

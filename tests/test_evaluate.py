@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from configs import synthetic
-from data_layouts import square_ids, write_davis2016_release, write_davis2017, write_jpeg, write_youtube_vos
+from data_layouts import (rescored_jf, square_ids, write_davis2016_release, write_davis2017, write_jpeg,
+                          write_youtube_vos)
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError, read_mask
 from vosjax.evaluation.evaluate_lib import evaluate_checkpoint, score_folder
@@ -169,7 +170,8 @@ def test_davis2016_release_is_segmented_and_scored_as_one_object(workdir, tmp_pa
   root = write_davis2016_release(str(tmp_path / 'davis2016'), frames=5)
   out = tmp_path / 'out'
   results = evaluate_checkpoint(_config(eval__dataset='davis2016', data__root=root), workdir, 'val', str(out))
-  assert results['frames'] == 5 and 0 <= results['J&F-Mean'] <= 1
+  assert results['frames'] == 5
+  assert results['J&F-Mean'] == pytest.approx(rescored_jf(str(out), davis_videos(root, 'val', year=2016)), abs=1e-6)
   first = read_mask(str(out / 'bear' / '00000.png'))
   np.testing.assert_array_equal(first, square_ids(40, 64, 0, 1))  # the 0/255 mask became object 1
   rows = (out / 'per-sequence_results-val.csv').read_text().splitlines()

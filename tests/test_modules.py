@@ -114,7 +114,7 @@ def test_soft_aggregation_is_a_distribution_that_ignores_padding():
   np.testing.assert_allclose(probs[1, 1], p**2 / (p**2 + (1 - p)**2), atol=1e-5)
 
 
-# The per-frame shares of per-object work (issue 12, part 1) compute what the per-object concatenation computed.
+# The per-frame shares of per-object work compute what the per-object concatenation computed.
 
 @pytest.mark.parametrize('similarity', ['dot_mean', 'cosine'])
 def test_channel_attention_with_shared_channels_equals_the_concatenation(similarity):

@@ -1,4 +1,4 @@
-"""The real-video issue's pieces: baselines, the held-out split, the skip curriculum's epoch, the refusal to train a
+"""Real-video pieces: baselines, the held-out split, the skip curriculum's epoch, the refusal to train a
 paper-size encoder from random weights, MEM without positions, and the module statistics."""
 
 import dataclasses
@@ -9,9 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from configs import base, davis2016_cpu, synthetic
-from data_layouts import square_ids, write_davis2017
+from data_layouts import rescored_jf, square_ids, write_davis2017
 from vosjax.data import davis_videos
 from vosjax.data.clip_sampling import ClipConfig, curriculum_epoch, max_skip_at_epoch
 from vosjax.data.eval_stream import EvalFrame, stream_video
@@ -119,7 +120,31 @@ def test_baselines_through_evaluate_score_like_a_network(davis_root, tmp_path):
   assert os.path.isfile(tmp_path / 'flow' / 'global_results-holdout.csv')
   # The squares move 2 px a frame on noise: flow keeps up, copying falls behind.
   assert flow['J&F-Mean'] > copy['J&F-Mean']
-  assert 0 <= copy['J&F-Mean'] < 1
+  held_out = split_videos(config, 'davis', 'holdout')
+  assert copy['J&F-Mean'] == pytest.approx(rescored_jf(str(tmp_path / 'copy'), held_out), abs=1e-6)
+  assert copy['J&F-Mean'] < 0.9  # the squares move: repeating the first mask falls behind
+
+
+def test_feature_propagation_goes_through_the_same_writer_and_scorer(davis_root, tmp_path):
+  config = _holdout_config(davis_root)
+  out = tmp_path / 'features'
+  results = evaluate_baseline(config, 'feature_propagation', 'holdout', str(out))
+  videos = split_videos(config, 'davis', 'holdout')
+  assert sorted(os.listdir(out / 'two')) == [f'{t:05d}.png' for t in range(4)]
+  assert results['J&F-Mean'] == pytest.approx(rescored_jf(str(out), videos), abs=1e-6)
+  first = np.asarray(Image.open(out / 'two' / '00000.png'))
+  np.testing.assert_array_equal(first, videos[0].read_mask(0))  # the given frame is written as given
+
+
+def test_propagation_takes_the_labels_of_the_most_similar_memory_positions():
+  from vosjax.evaluation.feature_propagation import propagate
+  memory = np.eye(4, dtype=np.float32)[None]  # one frame, four positions with orthogonal unit features
+  labels = np.array([[[1, 0], [0, 1], [0, 1], [1, 0]]], np.float32)  # positions 1 and 2 are the object
+  query = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], np.float32)
+  probs = np.asarray(propagate(memory, labels, np.array([True]), query, top_k=1, temperature=0.05))
+  np.testing.assert_allclose(probs, [[0, 1], [1, 0]], atol=1e-6)
+  empty = np.asarray(propagate(memory, labels, np.array([False]), query, top_k=4, temperature=0.05))
+  np.testing.assert_allclose(empty.sum(-1), 1.0, rtol=1e-5)  # an empty memory still gives distributions
 
 
 def test_evaluate_py_runs_a_baseline_on_the_holdout_split(davis_root, tmp_path):

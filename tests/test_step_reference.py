@@ -1,11 +1,11 @@
-"""The whole tracker computes the same numbers after the per-frame/per-object restructuring of issue 12, part 1.
+"""The whole tracker computes the same numbers as a stored reference (a golden file).
 
-tests/data/step_reference.npz holds the logits of 4 frames and the final state of three tiny networks (3 objects of
-which one joins at frame 2 with cosine CAM and GAM's temperature; 'sum' combination; the memory bank), written by
-this file's `write_reference` with the code of commit 0c43453, before the mask encoder's first convolution and fusion,
-CAM's V_L block, the skip broadcast and the bilinear resize were split into per-frame and per-object work. The
-network's parameters come from `init_variables(seed=1)`, whose values the restructuring keeps (same names, shapes and
-initialisers), which the comparison also checks.
+tests/data/step_reference.npz holds, for three tiny networks (3 objects of which one joins at frame 2 with cosine
+CAM and GAM's temperature; 'sum' combination; the memory bank), their variables and the logits of 4 frames and the
+final state, written by this file's `write_reference` with the code of commit 0c43453, before the per-frame work of
+the mask encoder's first convolution and fusion, CAM's V_L block, the skip broadcast and the bilinear resize was split
+from the per-object work. The variables are stored too (`<case>:var:<path>`), so the comparison does not rest on a
+random generator's values, which JAX does not promise to keep across backends and versions.
 
     python tests/test_step_reference.py   # rewrites the file from the current code (only on purpose)
 """
@@ -13,6 +13,7 @@ initialisers), which the comparison also checks.
 import os
 import sys
 
+import flax
 import jax
 import numpy as np
 import pytest
@@ -28,11 +29,26 @@ CASES = {
 HEIGHT, WIDTH, STEPS = 48, 64, 4
 
 
-def _run(name: str) -> dict[str, np.ndarray]:
+def _stored_variables(name: str, model: VOSNet):
+  """The case's variables from the reference file (its shapes checked against the model's)."""
+  reference = np.load(REFERENCE)
+  prefix = f'{name}:var:'
+  flat = {tuple(k[len(prefix):].split('/')): reference[k] for k in reference.files if k.startswith(prefix)}
+  variables = flax.traverse_util.unflatten_dict(flat)
+  shapes = jax.tree.map(np.shape, jax.eval_shape(lambda: init_variables(model, seed=1)))
+  assert jax.tree.map(np.shape, variables) == jax.tree.map(tuple, shapes, is_leaf=lambda x: isinstance(x, tuple))
+  return variables
+
+
+def _flat_variables(variables) -> dict[str, np.ndarray]:
+  return {'/'.join(path): np.asarray(v) for path, v in flax.traverse_util.flatten_dict(variables).items()}
+
+
+def _run(name: str, variables=None) -> dict[str, np.ndarray]:
   """Start on frame 0 and step 4 frames (a horizontally sliding random image); returns logits and final state."""
   case = CASES[name]
   model = VOSNet(tiny_config(**case['config']))
-  variables = init_variables(model, seed=1)
+  variables = _stored_variables(name, model) if variables is None else variables
   objects, valid = case['objects'], case['valid']
   base = np.random.default_rng(0).normal(size=(HEIGHT, WIDTH, 3)).astype(np.float32)
   frames = [np.roll(base, 3 * t, axis=1)[None] for t in range(STEPS + 1)]
@@ -67,7 +83,11 @@ def test_step_equals_the_reference(name):
 
 
 def write_reference(path: str = REFERENCE) -> None:
-  arrays = {f'{name}:out:{key}': value for name in CASES for key, value in _run(name).items()}
+  arrays = {}
+  for name in CASES:
+    variables = init_variables(VOSNet(tiny_config(**CASES[name]['config'])), seed=1)
+    arrays.update({f'{name}:var:{key}': value for key, value in _flat_variables(variables).items()})
+    arrays.update({f'{name}:out:{key}': value for key, value in _run(name, variables).items()})
   np.savez_compressed(path, **arrays)
 
 

@@ -1,4 +1,4 @@
-"""The built-in synthetic dataset: layout, determinism, and the properties the data issue asks for."""
+"""The built-in synthetic dataset: layout, determinism, and the properties its scenes must have."""
 
 import os
 import subprocess
@@ -34,7 +34,7 @@ def test_same_seed_same_data_in_any_number_of_processes(tmp_path):
   assert not np.array_equal(read(one), read(other))
 
 
-def test_scenes_have_what_the_issue_asks_for():
+def test_scenes_have_occlusion_exits_distractors_and_deformation():
   spec = SyntheticSpec()
   counts, distractors, returns = set(), 0, 0
   for index in range(20):

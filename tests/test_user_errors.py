@@ -14,7 +14,7 @@ from data_layouts import write_davis2017
 from vosjax.inference.checkpoint_loading import NetworkMismatchError, load_network
 from vosjax.models import VOSNet, init_variables, tiny_config
 from vosjax.training import checkpoints
-from vosjax.training.checkpoint_integrity import CHECKSUM_FILE, DamagedCheckpointError, check_checksums
+from vosjax.checkpoint_integrity import CHECKSUM_FILE, DamagedCheckpointError, check_checksums
 from vosjax.training.train_state import create_train_state, make_optimizer
 from vosjax.user_errors import ConfigError, one_line
 
@@ -59,10 +59,13 @@ def test_train_py_input_errors_are_one_line_and_write_nothing(tmp_path):
       (['--config.train.num_steps=2'], ['--config.train.num_steps', 'warm-up']),
       (['--config.train.batch_size=0'], ['--config.train.batch_size']),
       (['--config.data.sources=imagenet:1'], ['imagenet']),
+      (['--config.train.imagenet_frame_encoder=typo.pth'], ['--config.train.imagenet_frame_encoder', 'typo.pth']),
+      ([f'--config.train.init_from={tmp_path / "missing" / "run"}'], ['--config.train.init_from', 'missing']),
   ]
   for flags, expected in cases:
     _assert_short_error(_run('train.py', f'--workdir={workdir}', *flags), *expected)
     assert not workdir.exists(), flags
+  assert not (tmp_path / 'missing').exists()  # init_from is only read, never created
   a_file = tmp_path / 'a_file'
   a_file.write_text('not a folder')
   _assert_short_error(_run('train.py', f'--workdir={a_file}'), str(a_file), 'not a folder')
@@ -82,6 +85,27 @@ def test_config_checks_name_the_field():
   with pytest.raises(ConfigError, match='crop_size'):
     check_training_config(config)
   check_training_config(synthetic.get_config())
+
+
+def test_resuming_with_another_config_is_refused_naming_the_fields(tmp_path):
+  from configs import synthetic
+  from vosjax.training.config_checks import check_resume_config
+  config = synthetic.get_config()
+  workdir = tmp_path / 'w'
+  assert check_resume_config(config, str(workdir)) is False  # a new workdir
+  _workdir_with_checkpoints(workdir)
+  (workdir / 'config.json').write_text(config.to_json_best_effort(indent=1))
+  assert check_resume_config(config, str(workdir)) is True
+  longer = synthetic.get_config()
+  longer.train.num_steps += 100
+  longer.train.log_every = 7
+  assert check_resume_config(longer, str(workdir)) is True  # how long and how often may change
+  other = synthetic.get_config()
+  other.model.matcher = 'memory_bank'
+  other.clip.num_frames = 3
+  with pytest.raises(ConfigError, match=r'model\.matcher.*workdir: .global.*given: .memory_bank') as error:
+    check_resume_config(other, str(workdir))
+  assert 'clip.num_frames' in str(error.value)
 
 
 def _workdir_with_checkpoints(path, steps=(1, 2)):

@@ -1,10 +1,10 @@
-"""XLA settings measured to help on CPUs, applied by the entry points before JAX starts its backend.
+"""XLA settings for CPUs, applied by the entry points before JAX starts its backend.
 
 `--xla_cpu_experimental_ynn_fusion_type=dot` lets XLA's CPU backend fuse dot-like operations through its YNNPACK
-path: the paper network's 480p inference step ran 7% faster here (2105 -> 1961 ms, benchmarks/latency.py's step),
-and the project's platform notes measured a ResNet-50 forward+backward 40% faster, with outputs equal to 1e-5. It
-only concerns the CPU backend (GPU runs ignore it). A flag the user already set in XLA_FLAGS is left as it is;
-`VOSJAX_XLA_DEFAULTS=0` turns the defaults off.
+path. It only concerns the CPU backend (GPU runs ignore it). Whether it helps on a given CPU is measured by running a
+benchmark both ways: `VOSJAX_XLA_DEFAULTS=0 python benchmarks/latency.py` against `python benchmarks/latency.py`
+(or `benchmarks/depthwise.py`). A flag the user already set in XLA_FLAGS is left as it is; `VOSJAX_XLA_DEFAULTS=0`
+turns the defaults off.
 """
 
 from __future__ import annotations

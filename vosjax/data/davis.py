@@ -1,4 +1,4 @@
-"""DAVIS 2017 and DAVIS 2016 readers (layouts in the project notes, `shared/notes/datasets.md`).
+"""DAVIS 2017 and DAVIS 2016 readers (the layouts as the datasets publish them; docs/datasets.md).
 
 * DAVIS 2017: `JPEGImages/{480p,Full-Resolution}/<seq>/*.jpg`, `Annotations/<res>/<seq>/*.png` (indexed),
   `ImageSets/2017/<split>.txt`. The synthetic dataset is written in this layout too.

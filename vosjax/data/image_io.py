@@ -14,6 +14,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from vosjax.atomic_write import atomic_path
 from vosjax.user_errors import UserError
 
 
@@ -120,9 +121,8 @@ def write_indexed_png(path: str, ids: np.ndarray) -> None:
   folder = os.path.dirname(path)
   if folder:
     os.makedirs(folder, exist_ok=True)
-  temporary = f'{path}.tmp{os.getpid()}'
-  image.save(temporary, format='PNG')
-  os.replace(temporary, path)
+  with atomic_path(path) as temporary:
+    image.save(temporary, format='PNG')
 
 
 def write_jpeg(path: str, rgb: np.ndarray, quality: int = 90) -> None:
@@ -130,6 +130,5 @@ def write_jpeg(path: str, rgb: np.ndarray, quality: int = 90) -> None:
   folder = os.path.dirname(path)
   if folder:
     os.makedirs(folder, exist_ok=True)
-  temporary = f'{path}.tmp{os.getpid()}'
-  Image.fromarray(np.asarray(rgb, np.uint8)).save(temporary, format='JPEG', quality=quality)
-  os.replace(temporary, path)
+  with atomic_path(path) as temporary:
+    Image.fromarray(np.asarray(rgb, np.uint8)).save(temporary, format='JPEG', quality=quality)

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from vosjax.data.image_io import write_indexed_png, write_jpeg
+from vosjax.data.image_io import DatasetError, write_indexed_png, write_jpeg
 
 FORMAT_VERSION = 1  # bump when the generator's output changes, so that caches are regenerated
 
@@ -262,6 +262,11 @@ def ensure_dataset(root: str | None = None, seed: int = 0, spec: SyntheticSpec =
   marker = os.path.join(root, 'ImageSets', '2017', 'val.txt')
   if os.path.isfile(marker):
     return root
+  if os.path.isdir(root):  # without the marker it is replaced, but only if it holds nothing but the dataset's folders
+    foreign = sorted(set(os.listdir(root)) - {'JPEGImages', 'Annotations', 'ImageSets'})
+    if foreign:
+      raise DatasetError(f'{root}: exists without the synthetic dataset\'s marker and holds other files '
+                         f'({", ".join(foreign[:5])}); choose another folder or remove it')
   temporary = f'{root}.partial{os.getpid()}'
   shutil.rmtree(temporary, ignore_errors=True)
   began = time.time()

@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from vosjax.data import davis_videos, youtube_vos_videos
-from vosjax.data.long_video import long_video_videos
-from vosjax.data.lvos import lvos_videos
-from vosjax.data.mose import mose_videos
-from vosjax.data.synthetic import ensure_dataset
+from vosjax.data.holdout import HOLDOUT_SPLIT, holdout_videos
+from vosjax.data.registry import DAVIS_SERVER_SPLITS, EVALUATION_DATASETS, read_split
 from vosjax.data.video import FileVideo
-from vosjax.training.datasets import HOLDOUT_SPLIT, holdout_videos
 from vosjax.user_errors import ConfigError
 
-DATASETS = ('synthetic', 'davis', 'davis2016', 'youtube_vos', 'youtube_vos_2019', 'mose', 'lvos', 'long_video')
-SERVER_SPLITS = {'davis': ('test-dev', 'test-challenge'), 'youtube_vos': ('valid', 'val', 'test'),
+DATASETS = EVALUATION_DATASETS
+SERVER_SPLITS = {'davis': DAVIS_SERVER_SPLITS, 'youtube_vos': ('valid', 'val', 'test'),
                  'youtube_vos_2019': ('valid', 'val', 'test'), 'mose': ('valid', 'val', 'test'), 'lvos': ('test',)}
 
 ANNOTATED_FRAMES_NOTE = ('Scored on the annotated frames only (the ground truth is sparse): per object, J and F as in '
@@ -91,21 +87,4 @@ def split_videos(config, dataset: str, split: str) -> list[FileVideo]:
   data = config.data
   if split == HOLDOUT_SPLIT:
     return holdout_videos(split_videos(config, dataset, 'train'), data.holdout)
-  if dataset in ('youtube_vos', 'youtube_vos_2019'):
-    year = 2019 if dataset == 'youtube_vos_2019' else 2018
-    root = data.root or (data.youtube_vos_2019_root if year == 2019 else data.youtube_vos_root)
-    return youtube_vos_videos(root, 'valid' if split in ('val', 'valid') else split,
-                              all_frames_root=data.youtube_vos_all_frames_root or None, year=year)
-  if dataset == 'mose':
-    return mose_videos(data.root or data.mose_root, split)
-  if dataset == 'lvos':
-    return lvos_videos(data.root or data.lvos_root, split)
-  if dataset == 'long_video':
-    return long_video_videos(data.root or data.long_video_root, split)
-  if dataset == 'synthetic':
-    root = data.root or data.synthetic_root or ensure_dataset(seed=data.synthetic_seed)
-    return davis_videos(root, split, source='synthetic')
-  year = 2016 if dataset == 'davis2016' else 2017
-  # test-dev has no ground truth beyond the first frame: it can be segmented, not scored.
-  return davis_videos(data.root or data.davis_root, split, year=year, resolution=data.davis_resolution,
-                      require_all_masks=split not in SERVER_SPLITS['davis'])
+  return read_split(dataset, config.data, split, root=data.root)

@@ -1,6 +1,6 @@
 """What a trained network's modules actually do, measured on real frames (CAM's attention, GAM's read-out D_T).
 
-Questions this answers (the real-video issue's "look inside"):
+Questions this answers:
 
 * CAM: alpha = softplus(rho); how peaked each column of R' (Eq. 5, a distribution over C input channels) is, as its
   entropy divided by log C (1 = uniform, 0 = one-hot), its largest weight and the weight on its own channel (1 =

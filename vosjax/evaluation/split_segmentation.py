@@ -18,18 +18,20 @@ import dataclasses
 import json
 import os
 import resource
-import shutil
 import time
 from typing import Callable, Iterator, Sequence
 
 import jax
 import numpy as np
 
+from vosjax.atomic_write import write_text
 from vosjax.data.eval_stream import EvalFrame, stream_video
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.video import FileVideo
 from vosjax.inference.batched_engine import BatchedVideoSegmenter
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.output_folder import remove_files
+from vosjax.user_errors import UserError
 
 PROGRESS_DIR = '.progress'
 
@@ -73,23 +75,48 @@ def peak_memory() -> tuple[int, int | None]:
 
 
 def _write_json_atomically(path: str, value: dict) -> None:
-  temporary = f'{path}.tmp{os.getpid()}'
-  with open(temporary, 'w') as f:
-    json.dump(value, f)
-  os.replace(temporary, path)
+  write_text(path, json.dumps(value))
+
+
+class OutputFolderError(UserError, ValueError):
+  """An evaluation output folder that holds files this command did not write."""
+
+
+def _is_own(masks_dir: str, name: str) -> bool:
+  """Whether `name` in an evaluation folder is something evaluate.py writes: its progress folder, its CSVs, zips,
+  notes and statistics, or a sequence folder holding only PNGs."""
+  path = os.path.join(masks_dir, name)
+  if name == PROGRESS_DIR:
+    return True
+  if os.path.isfile(path):
+    return name.endswith(('.csv', '.zip')) or name == 'eval_stats.json' or (
+        name.startswith('scoring_note') and name.endswith('.txt'))
+  return os.path.isdir(path) and all(entry.endswith('.png') and os.path.isfile(os.path.join(path, entry))
+                                     for entry in os.listdir(path))
 
 
 def prepare_folder(masks_dir: str, run_key: dict) -> None:
-  """Makes `masks_dir` ready for a run described by `run_key`; a folder from another run is emptied first."""
+  """Makes `masks_dir` ready for a run described by `run_key`.
+
+  The same run's folder is kept (a killed evaluation resumes). A folder of another run has its own files removed;
+  a folder holding anything evaluate.py does not write is refused, in one line naming those files, and left as it is.
+  """
   progress = os.path.join(masks_dir, PROGRESS_DIR)
   key_path = os.path.join(progress, 'run.json')
+  previous = None
   if os.path.isfile(key_path):
     with open(key_path) as f:
       previous = json.load(f)
     if previous == run_key:
       return
-    print(f'{masks_dir} holds results of another run ({previous}); starting afresh', flush=True)
-    shutil.rmtree(masks_dir)
+  if os.path.isdir(masks_dir):
+    foreign = sorted(name for name in os.listdir(masks_dir) if not _is_own(masks_dir, name))
+    if foreign:
+      raise OutputFolderError(f'{masks_dir}: the output folder holds files evaluate.py did not write '
+                              f'({", ".join(foreign[:5])}); choose another --out or move them')
+    if previous is not None:
+      print(f'{masks_dir} holds results of another run ({previous}); replacing them', flush=True)
+      remove_files(masks_dir, os.listdir(masks_dir))
   os.makedirs(progress, exist_ok=True)
   _write_json_atomically(key_path, run_key)
 
@@ -161,9 +188,13 @@ def segment_split(segmenter: VideoSegmenter, videos: Sequence[FileVideo], masks_
   if videos_per_batch > 1:
     records.update(_segment_batched(segmenter, pending, masks_dir, first_frame_only, report, videos_per_batch))
   else:
+    # Every video gets the split's largest object count, so the step compiles once per frame size, not once per
+    # object count (padded slots cost their share of the per-object work).
+    slots = max((_video_objects(video, first_frame_only) for video in pending), default=0)
     done_frames = 0
     for video in pending:
-      record = _segment_video(segmenter, video, masks_dir, first_frame_only, lambda n: report(done_frames + n))
+      record = _segment_video(segmenter, video, masks_dir, first_frame_only, lambda n: report(done_frames + n),
+                              slots)
       _write_json_atomically(_marker(masks_dir, video), record)
       records[video.name] = record
       done_frames += record['frames']
@@ -178,11 +209,10 @@ def segment_split(segmenter: VideoSegmenter, videos: Sequence[FileVideo], masks_
 
 
 def _segment_video(segmenter: VideoSegmenter, video: FileVideo, masks_dir: str, first_frame_only: bool,
-                   on_frame: Callable[[int], None]) -> dict:
+                   on_frame: Callable[[int], None], num_objects: int) -> dict:
   began = time.perf_counter()
   io_clock = [0.0]
   wanted = set(video.output_frames) if video.output_frames is not None else None
-  num_objects = _video_objects(video, first_frame_only)
   frames = _timed(stream_video(video, first_frame_only=first_frame_only), io_clock)
   count = 0
   for frame, ids in segmenter.segment(frames, num_objects=num_objects):

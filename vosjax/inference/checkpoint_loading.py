@@ -14,10 +14,10 @@ import sys
 from typing import Callable
 
 import jax
-import orbax.checkpoint as ocp
 
 from vosjax.models import ModelConfig, VOSNet, init_variables
-from vosjax.training.checkpoint_integrity import DamagedCheckpointError, check_checksums, first_line
+from vosjax.checkpoint_integrity import (DamagedCheckpointError, VariablesMismatchError, check_checksums, first_line,
+                                        read_variables)
 from vosjax.user_errors import UserError
 
 
@@ -95,20 +95,10 @@ def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:
 
   Raises DamagedCheckpointError when orbax cannot read it, NetworkMismatchError when a shape differs.
   """
-  abstract = jax.eval_shape(lambda: init_variables(model))
-  abstract = {'params': abstract['params'], 'batch_stats': abstract['batch_stats']}
-  manager = ocp.CheckpointManager(location.directory)
-  restore = ocp.args.PyTreeRestore(item=abstract, partial_restore=True,
-                                   restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
   try:
-    restored = manager.restore(location.step, args=ocp.args.Composite(state=restore))['state']
-  except Exception as error:  # noqa: BLE001 (orbax and tensorstore raise many types on bad files)
-    raise DamagedCheckpointError(f'{location.directory}/{location.step}: cannot be read ({first_line(error)})') from None
-  for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(abstract), jax.tree.leaves(restored)):
-    if tuple(got.shape) != tuple(want.shape):
-      raise NetworkMismatchError(f'{location.directory}/{location.step}: {jax.tree_util.keystr(path)} has shape '
-                                 f'{got.shape}, the network expects {want.shape} (a different architecture?)')
-  return restored
+    return read_variables(location.directory, location.step, jax.eval_shape(lambda: init_variables(model)))
+  except VariablesMismatchError as error:
+    raise NetworkMismatchError(str(error)) from None
 
 
 def _readable_variables(model: VOSNet, location: CheckpointLocation, explicit: bool,

@@ -27,6 +27,8 @@ import warnings
 import cv2
 import numpy as np
 
+from vosjax.atomic_write import write_text
+
 GLOBAL_COLUMNS = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall', 'F-Decay')
 SEQUENCE_COLUMNS = ('Sequence', 'J-Mean', 'F-Mean')
 
@@ -197,10 +199,7 @@ def summarize(scores: list[SequenceScores]) -> Summary:
 
 
 def _write_atomically(path: str, text: str) -> None:
-  temporary = f'{path}.tmp{os.getpid()}'
-  with open(temporary, 'w') as f:
-    f.write(text)
-  os.replace(temporary, path)
+  write_text(path, text)
 
 
 def csv_paths(out_dir: str, split: str) -> tuple[str, str]:

@@ -1,9 +1,9 @@
 """Orbax checkpoints of the train state together with the grain iterator's position.
 
 Saves are atomic (written to a temporary folder, then renamed), so a run killed mid-save resumes from the previous
-checkpoint, and each finished checkpoint gets a checksum record (`checkpoint_integrity`). The state is restored into
-an abstract target (`jax.eval_shape` of the state with its shardings), so optimiser states come back with their
-types and arrays with their shardings. `restore_readable` resumes from the newest checkpoint that reads back: a
+checkpoint, and each finished checkpoint gets a checksum record (`vosjax.checkpoint_integrity`). The state is
+restored into an abstract target (`jax.eval_shape` of the state with its shardings), so optimiser states come back
+with their types and arrays with their shardings. `restore_readable` resumes from the newest checkpoint that reads back: a
 damaged one is reported in one line, moved to `<workdir>/damaged_checkpoints/` (so that its step can be saved
 again) and the next older one is used.
 """
@@ -19,7 +19,7 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 
-from vosjax.training.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
+from vosjax.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
                                                   first_line, write_checksums)
 
 
@@ -60,6 +60,15 @@ def restore(manager: ocp.CheckpointManager, abstract_state: Any, data_iterator=N
   return restored['state'], step
 
 
+def _is_read_error(error: BaseException) -> bool:
+  """Whether a restore failed reading files (truncated, missing, corrupt) rather than on a structure mismatch."""
+  if isinstance(error, (OSError, EOFError)):
+    return True
+  text = str(error).lower()
+  return any(word in text for word in ('tensorstore', 'corrupt', 'truncat', 'no such file', 'not found', 'unable to',
+                                       'failed to read', 'checksum', 'decode', 'zarr', 'ocdbt'))
+
+
 def _set_aside(manager: ocp.CheckpointManager, step: int) -> None:
   """Moves a damaged step folder to <workdir>/damaged_checkpoints/ (kept for inspection, out of orbax's way)."""
   if jax.process_index() != 0:
@@ -93,6 +102,11 @@ def restore_readable(workdir: str, abstract_state: Any, data_iterator=None, *, m
           manager = checkpoint_manager(workdir, max_to_keep=max_to_keep)
         return state, step, manager
       except Exception as error:  # noqa: BLE001 (orbax and tensorstore raise many types on bad files)
+        if status == 'unverified' and not _is_read_error(error):  # no checksums: only a read error is damage
+          raise CheckpointMismatchError(
+              f'{step_directory(manager, step)}: the checkpoint (written without checksums) reads but does not fit '
+              f'this config\'s network or optimiser ({first_line(error)}); train with the config that wrote it or '
+              f'use another --workdir') from None
         if status == 'intact':
           raise CheckpointMismatchError(
               f'{step_directory(manager, step)}: the checkpoint is intact (checksums match) but does not fit this '
@@ -104,8 +118,3 @@ def restore_readable(workdir: str, abstract_state: Any, data_iterator=None, *, m
     _set_aside(manager, step)
   raise DamagedCheckpointError(f'{workdir}: no checkpoint could be read ({"; ".join(problems) or "none found"}); '
                                f'the damaged ones are in {os.path.join(workdir, "damaged_checkpoints")}')
-
-
-def abstract_like(tree: Any) -> Any:
-  """ShapeDtypeStructs (with shardings) of a concrete pytree."""
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, 'sharding', None)), tree)

@@ -5,12 +5,14 @@ Each problem is a `ConfigError` naming the field (as a `--config.` override) and
 
 from __future__ import annotations
 
+import json
 import os
 
 import jax
 
 from vosjax.models import ModelConfig
 from vosjax.user_errors import ConfigError
+from vosjax.weights.packaged import WeightsNotFoundError, resolve_weights
 
 
 def _require(condition: bool, field: str, message: str) -> None:
@@ -50,8 +52,64 @@ def check_training_config(config) -> None:
   _require(clip.num_frames >= 2, 'clip.num_frames', f'a clip needs at least 2 frames, got {clip.num_frames}')
   _require(clip.crop_size >= 16, 'clip.crop_size', f'must be at least 16 (the network\'s stride), got {clip.crop_size}')
   _require(clip.max_objects >= 1, 'clip.max_objects', f'must be at least 1, got {clip.max_objects}')
+  _require(optim.frame_encoder_lr_scale >= 0, 'optim.frame_encoder_lr_scale',
+           f'must be >= 0 (0 freezes the frame encoder), got {optim.frame_encoder_lr_scale}')
+  for field in ('imagenet_frame_encoder', 'imagenet_mask_encoder'):
+    if train[field]:
+      try:
+        resolve_weights(train[field])
+      except WeightsNotFoundError as error:
+        raise ConfigError(f'--config.train.{field}: {error}') from None
   _require(config.data.num_workers >= 0, 'data.num_workers', f'must be >= 0, got {config.data.num_workers}')
   try:
     ModelConfig.from_dict(config.model.to_dict())
   except (TypeError, ValueError) as error:
     raise ConfigError(f'--config.model: {error}') from None
+
+
+# Fields a resumed run may change: how long it runs, how often it logs, saves and validates, and its workers.
+RESUMABLE_FIELDS = ('train.num_steps', 'train.log_every', 'train.checkpoint_every', 'train.keep_checkpoints',
+                    'train.eval_every', 'data.num_workers', 'eval.workers')
+
+
+def _flatten(tree, prefix: str = '') -> dict:
+  flat = {}
+  for key, value in tree.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, dict):
+      flat.update(_flatten(value, name + '.'))
+    else:
+      flat[name] = list(value) if isinstance(value, tuple) else value
+  return flat
+
+
+def check_resume_config(config, workdir: str) -> bool:
+  """Whether `workdir` is resumed (it has checkpoints); if so, that `config` is the one it trained with.
+
+  The new config is compared with the workdir's config.json field by field; any difference outside
+  RESUMABLE_FIELDS is refused, in one line naming the fields, before anything is written. A workdir whose
+  checkpoints have no config.json beside them (written by other code) is resumed unchecked.
+  """
+  directory = os.path.join(workdir, 'checkpoints')
+  if not (os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory))):
+    return False
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return True
+  try:
+    with open(path) as f:
+      stored = _flatten(json.load(f))
+  except (OSError, ValueError) as error:
+    raise ConfigError(f'{path}: cannot be read ({error}); the workdir cannot be resumed safely: use another '
+                      '--workdir') from None
+  given = _flatten(json.loads(config.to_json_best_effort()))
+  differ = [name for name in sorted(set(stored) | set(given))
+            if name not in RESUMABLE_FIELDS and stored.get(name, '<absent>') != given.get(name, '<absent>')]
+  if differ:
+    shown = '; '.join(f'{name} (workdir: {stored.get(name, "<absent>")!r}, given: {given.get(name, "<absent>")!r})'
+                      for name in differ[:6])
+    more = f' and {len(differ) - 6} more' if len(differ) > 6 else ''
+    raise ConfigError(f'{workdir}: resuming with another config than the one it trained with would continue a '
+                      f'different experiment; it differs in {shown}{more}. Use the same config (only '
+                      f'{", ".join(RESUMABLE_FIELDS)} may change) or another --workdir')
+  return True

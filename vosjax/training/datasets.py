@@ -2,59 +2,28 @@
 
 from __future__ import annotations
 
-from vosjax.data import coco_images, davis_videos, tfds_davis_videos, youtube_vos_videos
 from vosjax.data.clip_sampling import ClipConfig
+from vosjax.data.holdout import HOLDOUT_SPLIT, holdout_names, holdout_videos
 from vosjax.data.image_io import DatasetError
 from vosjax.data.pipeline import TrainingSource
+from vosjax.data.registry import TRAINING_DATASETS, read_split
 from vosjax.data.synthetic import ensure_dataset
 from vosjax.user_errors import ConfigError
-
-KINDS = ('synthetic', 'davis', 'davis2016', 'youtube_vos', 'coco', 'tfds_davis')
-HOLDOUT_SPLIT = 'holdout'  # the config's held-out videos (data.holdout), carved out of the train split
-
-
-def holdout_names(spec: str) -> list[str]:
-  """'bear, hockey' -> ['bear', 'hockey'] (the config's `data.holdout`)."""
-  return [name.strip() for name in spec.split(',') if name.strip()]
-
-
-def holdout_videos(videos, spec: str) -> list:
-  """The videos named in `spec`, in its order; a name the split does not hold is an error naming it."""
-  names = holdout_names(spec)
-  if not names:
-    raise DatasetError('the holdout split is empty: name the held-out videos in config.data.holdout')
-  by_name = {video.name: video for video in videos}
-  missing = [name for name in names if name not in by_name]
-  if missing:
-    raise DatasetError(f'held-out videos {", ".join(missing)} (config.data.holdout) are not in the train split')
-  return [by_name[name] for name in names]
-
 
 def parse_sources(spec: str) -> list[tuple[str, int]]:
   """'davis:5,youtube_vos:1' -> [('davis', 5), ('youtube_vos', 1)]."""
   sources = []
   for item in spec.split(','):
     name, _, weight = item.strip().partition(':')
-    if name not in KINDS:
-      raise ConfigError(f'--config.data.sources: unknown data source {name!r} in {spec!r}; known: {", ".join(KINDS)}')
+    if name not in TRAINING_DATASETS:
+      raise ConfigError(f'--config.data.sources: unknown data source {name!r} in {spec!r}; known: '
+                        f'{", ".join(TRAINING_DATASETS)}')
     sources.append((name, int(weight or 1)))
   return sources
 
 
 def _videos(kind: str, data, split: str):
-  if kind == 'synthetic':
-    return davis_videos(data.synthetic_root or ensure_dataset(seed=data.synthetic_seed), split, source='synthetic')
-  if kind == 'davis':
-    return davis_videos(data.davis_root, split, resolution=data.davis_resolution)
-  if kind == 'davis2016':
-    return davis_videos(data.davis_root, split, year=2016, resolution=data.davis_resolution)
-  if kind == 'youtube_vos':
-    return youtube_vos_videos(data.youtube_vos_root, 'train' if split == 'train' else 'valid')
-  if kind == 'coco':
-    return coco_images(data.coco_root, 'train2017' if split == 'train' else 'val2017')
-  if kind == 'tfds_davis':
-    return tfds_davis_videos(split, data_dir=data.tfds_data_dir or None)
-  raise ValueError(kind)
+  return read_split(kind, data, split)
 
 
 def training_sources(data) -> list[TrainingSource]:

@@ -1,34 +1,40 @@
 """The training loop: data, sharded init or resume, jitted steps, logging, checkpoints, validation.
 
-`train_and_evaluate(config, workdir)` is what `train.py` runs. Faults: a run started on a workdir with checkpoints
-resumes from the latest (state and input position); a non-finite loss stops the run naming the step, before any
-checkpoint could store it; Ctrl-C saves a checkpoint, then stops.
+`train_and_evaluate(config, workdir, make_validator)` is what `train.py` runs. Faults: a run started on a workdir with
+checkpoints resumes from the latest (state and input position), after checking that the config is the one the
+workdir trained with; a non-finite loss stops the run naming the step, before any checkpoint could store it; Ctrl-C
+saves a checkpoint, then stops. Validation is handed in from above (`vosjax.validation`), so training does not
+import evaluation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
 
+from vosjax.checkpoint_integrity import read_variables
 from vosjax.data.pipeline import training_dataset
-from vosjax.evaluation import copy_first_frame, evaluate_videos
-from vosjax.inference import VideoSegmenter
 from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config
 from vosjax.progress import format_duration
 from vosjax.training import checkpoints
-from vosjax.training.config_checks import check_training_config, check_workdir
-from vosjax.training.datasets import clip_config, training_sources, validation_videos
+from vosjax.training.config_checks import check_resume_config, check_training_config, check_workdir
+from vosjax.training.datasets import clip_config, training_sources
 from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, replicated
 from vosjax.training.stop_signals import StopRequest
 from vosjax.training.train_state import TrainState, create_train_state, learning_rate_schedule, make_optimizer
 from vosjax.training.train_step import make_train_step
 from vosjax.user_errors import ConfigError, UserError
 from vosjax.weights import load_imagenet_encoders
+
+# (config, model) -> a callable scoring variables ({'val_JF', ...}) with `len()` videos and
+# `copy_first_frame_score()`, or None for no validation (`vosjax.validation.make_validator`).
+ValidatorFactory = Callable[[Any, VOSNet], Any]
 
 
 class NonFiniteLossError(UserError, FloatingPointError):
@@ -56,21 +62,26 @@ def check_encoder_initialisation(config) -> None:
         '--config.train.init_from=WORKDIR, or set --config.train.allow_random_init=True to train from scratch')
 
 
+def check_init_from(init_from: str) -> tuple[str, int]:
+  """(the checkpoints folder, its latest step) of `train.init_from`, checked before anything is written."""
+  directory = os.path.join(os.path.abspath(init_from), 'checkpoints')
+  steps = sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+  if not steps:
+    raise ConfigError(f'--config.train.init_from: {init_from} is not a training workdir with checkpoints (expected '
+                      f'{directory}/<step>/, written by train.py)')
+  return directory, steps[-1]
+
+
 def _initial_variables(config, model: VOSNet) -> dict:
   variables = init_variables(model, seed=config.seed)
   train = config.train
   if train.imagenet_frame_encoder or train.imagenet_mask_encoder:
     variables = load_imagenet_encoders(variables, train.imagenet_frame_encoder or None,
                                        train.imagenet_mask_encoder or None)
-  if train.init_from:  # a previous stage's checkpoint (e.g. COCO pre-training before main training)
-    # The restore target needs the previous stage's optimiser-state structure: it is taken to have used the same
-    # `optim.train_bn_affine` and `optim.clip_grad_norm` settings as this stage (the learning rate does not matter).
-    optimizer = make_optimizer(1.0, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
-    manager = checkpoints.checkpoint_manager(train.init_from)
-    abstract = jax.eval_shape(lambda: create_train_state(variables, optimizer))
-    state, step = checkpoints.restore(manager, abstract)
+  if train.init_from:  # a previous stage's network (e.g. COCO pre-training before main training), not its optimiser
+    directory, step = check_init_from(train.init_from)
+    variables = read_variables(directory, step, variables)
     print(f'Initialised from {train.init_from} (step {step})', flush=True)
-    variables = state.variables
   return variables
 
 
@@ -122,60 +133,78 @@ class _MetricWriter:
       self._tensorboard.close()
 
 
-def validate(model: VOSNet, state: TrainState, videos, max_objects: int, short_side: int | None = None
-             ) -> dict[str, float]:
-  """J&F of the current parameters on the validation videos (at `short_side` internally, as evaluate.py)."""
-  params = jax.device_get(state.variables)
-  segmenter = VideoSegmenter(model, params, num_objects=max_objects, short_side=short_side or None)
-  summary, stats = evaluate_videos(segmenter, videos)
-  return {'val_JF': summary.global_results['J&F-Mean'], 'val_J': summary.global_results['J-Mean'],
-          'val_F': summary.global_results['F-Mean'], 'val_fps': stats['fps']}
+@dataclasses.dataclass
+class _Run:
+  """What the loop works with, built by `_set_up`."""
+
+  config: Any
+  workdir: str
+  model: VOSNet
+  validator: Any
+  mesh: Any
+  schedule: Any
+  optimizer: Any
+  state_sharding: Any
+  data_iterator: Any
+  manager: Any
 
 
-def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
-  """Trains as `config` says, in `workdir`; returns the final metrics (including the last validation)."""
+def _set_up(config, workdir: str, make_validator: ValidatorFactory | None) -> _Run:
+  """Checks everything that can fail on bad input, then writes the workdir and builds the model and the data."""
   train = config.train
-  # Everything that can fail on bad input happens before anything is written or compiled.
   check_workdir(workdir)
   check_training_config(config)
+  resuming = check_resume_config(config, workdir)
   sources = training_sources(config.data)
-  val_videos = validation_videos(config.data)
   check_encoder_initialisation(config)
+  if train.init_from:
+    check_init_from(train.init_from)
   clips = clip_config(config)
   model = VOSNet(ModelConfig.from_dict(config.model.to_dict()))
+  validator = make_validator(config, model) if make_validator else None
   os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
+  if jax.process_index() == 0 and not resuming:  # a resumed workdir keeps the config it was started with
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=1))
-
   mesh = data_mesh()
   local_batch_size = check_batch_size(train.batch_size, mesh)
   schedule = learning_rate_schedule(config.optim.lr, config.optim.schedule, train.num_steps, config.optim.warmup_steps)
-  optimizer = make_optimizer(schedule, config.optim.train_bn_affine, config.optim.clip_grad_norm or None)
-  state_sharding = replicated(mesh)
+  optimizer = make_optimizer(schedule, config.optim.train_bn_affine, config.optim.clip_grad_norm or None,
+                             config.optim.frame_encoder_lr_scale)
   dataset = training_dataset(sources, clips, local_batch_size, seed=config.seed, num_workers=config.data.num_workers,
                              shard_index=jax.process_index(), shard_count=jax.process_count())
-  data_iterator = iter(dataset)
-  manager = checkpoints.checkpoint_manager(workdir, max_to_keep=train.keep_checkpoints)
+  return _Run(config, workdir, model, validator, mesh, schedule, optimizer, replicated(mesh), iter(dataset),
+              checkpoints.checkpoint_manager(workdir, max_to_keep=train.keep_checkpoints))
 
-  abstract_state = jax.eval_shape(lambda: create_train_state(init_variables(model, config.seed), optimizer))
-  abstract_state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=state_sharding),
+
+def _restore_or_init(run: _Run) -> tuple[TrainState, int]:
+  """The latest readable checkpoint's state and step, or a new state at step 0."""
+  config = run.config
+  abstract_state = jax.eval_shape(lambda: create_train_state(init_variables(run.model, config.seed), run.optimizer))
+  abstract_state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=run.state_sharding),
                                 abstract_state)
-  if manager.latest_step() is not None:
-    manager.close()
-    state, start_step, manager = checkpoints.restore_readable(workdir, abstract_state, data_iterator,
-                                                              max_to_keep=train.keep_checkpoints)
-    print(f'Resuming from the checkpoint of step {start_step} in {workdir}', flush=True)
-  else:
-    variables = _initial_variables(config, model)
-    state = jax.device_put(create_train_state(variables, optimizer), state_sharding)
-    start_step = 0
+  if run.manager.latest_step() is not None:
+    run.manager.close()
+    state, step, run.manager = checkpoints.restore_readable(run.workdir, abstract_state, run.data_iterator,
+                                                            max_to_keep=config.train.keep_checkpoints)
+    print(f'Resuming from the checkpoint of step {step} in {run.workdir}', flush=True)
+    return state, step
+  variables = _initial_variables(config, run.model)
+  return jax.device_put(create_train_state(variables, run.optimizer), run.state_sharding), 0
 
-  train_step = jax.jit(make_train_step(model, optimizer, bootstrap_fraction=config.loss.bootstrap_fraction,
-                                       remat=train.remat),
-                       in_shardings=(state_sharding, None), out_shardings=(state_sharding, state_sharding),
+
+def _validate(run: _Run, state: TrainState) -> dict[str, float]:
+  return run.validator(state.variables)
+
+
+def _loop(run: _Run, state: TrainState, start_step: int, writer: _MetricWriter) -> tuple[TrainState, int, dict]:
+  """Trains from `start_step` to `train.num_steps` (or a stop request); returns (state, step, last metrics)."""
+  train = run.config.train
+  train_step = jax.jit(make_train_step(run.model, run.optimizer, bootstrap_fraction=run.config.loss.bootstrap_fraction,
+                                       remat=train.remat,
+                                       freeze_frame_encoder=run.config.optim.frame_encoder_lr_scale == 0),
+                       in_shardings=(run.state_sharding, None), out_shardings=(run.state_sharding, run.state_sharding),
                        donate_argnums=0)
-  writer = _MetricWriter(workdir, resumed_at=start_step)
   pending: list[tuple[int, dict]] = []  # device metrics not yet fetched (fetched at log and checkpoint steps)
   fetched: list[dict] = []  # host metrics fetched since the last log line
   broken_videos = 0
@@ -188,72 +217,91 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       for name in ('loss', 'grad_norm'):
         if not np.isfinite(metrics[name]):
           raise NonFiniteLossError(f'the {name.replace("_", " ")} is {metrics[name]} at step {step}; stopping '
-                                   f'without saving this state ({_last_checkpoint(manager)}); lower '
+                                   f'without saving this state ({_last_checkpoint(run.manager)}); lower '
                                    f'--config.optim.lr or set --config.optim.clip_grad_norm')
       fetched.append(metrics)
     pending = []
 
   def save(step: int) -> None:
     fetch_pending()  # no state after a non-finite step is ever saved
-    if manager.latest_step() != step:  # a rerun of a finished run, or a stop right after a periodic save
-      checkpoints.save(manager, step, state, data_iterator)
+    if run.manager.latest_step() != step:  # a rerun of a finished run, or a stop right after a periodic save
+      checkpoints.save(run.manager, step, state, run.data_iterator)
 
   def every(step: int, interval: int) -> bool:
     return interval > 0 and step % interval == 0  # 0: never
 
-  began = time.time()
   window_start, window_step = time.time(), start_step  # the rate is measured over the last logging interval
   step = start_step
-  try:
-    with StopRequest() as stop:
-      while step < train.num_steps and stop.requested is None:
-        batch = next(data_iterator)
-        broken_videos += int(np.sum(batch.pop('broken_skipped')))
-        state, metrics = train_step(state, global_batch(batch, mesh))
-        step += 1
-        pending.append((step, metrics))
-        if every(step, train.log_every) or step == train.num_steps:
-          fetch_pending()
-          means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
-          fetched.clear()
-          now = time.time()
-          rate = (step - window_step) / max(now - window_start, 1e-9)
-          window_start, window_step = now, step
-          means.update(clips_per_s=rate * train.batch_size, learning_rate=float(schedule(step - 1)),
-                       broken_videos=broken_videos)  # the rate of this step's update (optax counts from 0)
-          writer.write(step, means)
-          eta = format_duration((train.num_steps - step) / rate if rate > 0 else float('inf'))
-          print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
-                f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
-          last.update(means)
-        if every(step, train.checkpoint_every) and step < train.num_steps:
-          save(step)
-        if val_videos and every(step, train.eval_every) and step < train.num_steps:
-          results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
-          writer.write(step, results)
-          print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
-          window_start = time.time()  # the training rate excludes validation time
-    if stop.requested is not None:
-      print(f'\nInterrupted ({stop.requested}) at step {step}: saving a checkpoint ...', flush=True)
-      save(step)
-      manager.wait_until_finished()
-      print(f'Saved; run the same command again to resume from step {step}.', flush=True)
-      raise KeyboardInterrupt
+  with StopRequest() as stop:
+    while step < train.num_steps and stop.requested is None:
+      batch = next(run.data_iterator)
+      broken_videos += int(np.sum(batch.pop('broken_skipped')))
+      state, metrics = train_step(state, global_batch(batch, run.mesh))
+      step += 1
+      pending.append((step, metrics))
+      if every(step, train.log_every) or step == train.num_steps:
+        fetch_pending()
+        means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+        fetched.clear()
+        now = time.time()
+        rate = (step - window_step) / max(now - window_start, 1e-9)
+        window_start, window_step = now, step
+        means.update(clips_per_s=rate * train.batch_size, learning_rate=float(run.schedule(step - 1)),
+                     broken_videos=broken_videos)  # the rate of this step's update (optax counts from 0)
+        writer.write(step, means)
+        eta = format_duration((train.num_steps - step) / rate if rate > 0 else float('inf'))
+        print(f'step {step}/{train.num_steps}  loss {means["loss"]:.4f}  iou {means["iou"]:.3f}  '
+              f'{means["clips_per_s"]:.2f} clips/s  eta {eta}', flush=True)
+        last.update(means)
+      if every(step, train.checkpoint_every) and step < train.num_steps:
+        save(step)
+      if run.validator and every(step, train.eval_every) and step < train.num_steps:
+        results = _validate(run, state)
+        writer.write(step, results)
+        print(f'step {step}: validation J&F {results["val_JF"]:.3f}', flush=True)
+        window_start = time.time()  # the training rate excludes validation time
+  if stop.requested is not None:
+    print(f'\nInterrupted ({stop.requested}) at step {step}: saving a checkpoint ...', flush=True)
     save(step)
-    manager.wait_until_finished()
-    if val_videos:
-      baseline = copy_first_frame(val_videos).global_results['J&F-Mean']
-      results = validate(model, state, val_videos, clips.max_objects, config.eval.short_side)
-      results['copy_first_frame_JF'] = baseline
-      writer.write(step, results)
-      last.update(results)
-      print(f'Final validation on {len(val_videos)} {config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
-            f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
-            f'trained {step} steps in {format_duration(time.time() - began)}', flush=True)
+    run.manager.wait_until_finished()
+    print(f'Saved; run the same command again to resume from step {step}.', flush=True)
+    raise KeyboardInterrupt
+  save(step)
+  run.manager.wait_until_finished()
+  return state, step, last
+
+
+def _final_validation(run: _Run, state: TrainState, step: int, writer: _MetricWriter, seconds: float) -> dict:
+  baseline = run.validator.copy_first_frame_score()
+  results = _validate(run, state)
+  results['copy_first_frame_JF'] = baseline
+  writer.write(step, results)
+  print(f'Final validation on {len(run.validator)} {run.config.data.val_source} videos: J&F {results["val_JF"]:.3f} '
+        f'(copy-first-frame baseline {baseline:.3f}, difference {results["val_JF"] - baseline:+.3f}); '
+        f'trained {step} steps in {format_duration(seconds)}', flush=True)
+  return results
+
+
+def train_and_evaluate(config, workdir: str, make_validator: ValidatorFactory | None = None) -> dict[str, Any]:
+  """Trains as `config` says, in `workdir`; returns the final metrics (including the last validation).
+
+  Args:
+    config: a training config (configs/*.py).
+    workdir: checkpoints, metrics and config.json go here; a workdir with checkpoints resumes.
+    make_validator: builds the validation (`vosjax.validation.make_validator`); None trains without it.
+  """
+  run = _set_up(config, workdir, make_validator)
+  began = time.time()
+  state, start_step = _restore_or_init(run)
+  writer = _MetricWriter(workdir, resumed_at=start_step)
+  try:
+    state, step, last = _loop(run, state, start_step, writer)
+    if run.validator:
+      last.update(_final_validation(run, state, step, writer, time.time() - began))
   finally:  # also on errors: an earlier asynchronous save completes, files and worker processes are closed
-    manager.wait_until_finished()
+    run.manager.wait_until_finished()
     writer.close()
-    if hasattr(data_iterator, 'close'):
-      data_iterator.close()
+    if hasattr(run.data_iterator, 'close'):
+      run.data_iterator.close()
   last['step'] = step
   return last
