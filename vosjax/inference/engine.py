@@ -37,11 +37,15 @@ class VideoSegmenter:
 
   def __init__(self, model: VOSNet, variables: dict, num_objects: int | None = None, short_side: int | None = None):
     self.model = model
-    self.variables = variables
+    self.variables = jax.device_put(variables)  # once: the jitted steps then read weights already on the device
     self.num_objects = num_objects
     self.short_side = short_side
     self._start = jax.jit(self._start_fn, static_argnames='geometry')
     self._step = jax.jit(self._step_fn, static_argnames=('geometry', 'store'))
+
+  def set_variables(self, variables: dict) -> None:
+    """Segments with other variables of the same network (the compiled steps are kept)."""
+    self.variables = jax.device_put(variables)
 
   def geometry(self, height: int, width: int) -> FrameGeometry:
     """How an H x W video passes through the network."""
@@ -106,7 +110,7 @@ class VideoSegmenter:
       store = True
       if config.matcher == 'memory_bank':
         store = stores_frame(frame.index, config.memory_every, joining=bool(frame.new_object_ids))
-        if store:
+        if store and not config.memory_recent:  # a fixed-size memory never grows
           state = state.replace(matcher=ensure_capacity(state.matcher, stored))
           stored += 1
       state, labels = self._step(self.variables, state, frame.image, new_masks, new_objects, geometry=geometry,
