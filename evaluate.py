@@ -11,6 +11,10 @@ evaluation resumes where it stopped. Any config field can be overridden, e.g. `-
 A baseline instead of the network (copy-first-frame, or optical-flow propagation), same writer and scorer:
   python evaluate.py --config C --split holdout --baseline optical_flow --config.data.davis_root=D
 
+A model shipped with vosjax, with no workdir and no --config:
+  python evaluate.py --checkpoint davis2016-lite0 --split val --config.eval.dataset=davis --config.data.davis_root=D \
+      --out O
+
 Scoring an existing results folder, with no model:
   python evaluate.py --results_path R --davis_root D --split val [--year 2016]
 """
@@ -35,10 +39,13 @@ define_config_flag(PROGRAM, DEFAULT_CONFIG, 'a configs/*.py file')
 flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')
 flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev, holdout; YouTube-VOS, MOSE, '
                     'LVOS: valid; Long-time Video: val); docs/datasets.md')
-flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>)')
+flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>; eval/<name>/<split> for a '
+                    'shipped model)')
+flags.DEFINE_string('checkpoint', None, 'evaluate a model shipped with vosjax by name (vosjax.pretrained.names()), '
+                    'with no workdir and no --config')
 flags.DEFINE_string('results_path', None, 'score this existing results folder (with --davis_root), no model')
 flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')
-flags.DEFINE_enum('baseline', None, ['copy_first_frame', 'optical_flow'],
+flags.DEFINE_enum('baseline', None, ['copy_first_frame', 'optical_flow', 'feature_propagation'],
                   'segment the split with this baseline instead of a network (into --out, default '
                   '<workdir>/baselines/<name>/<split>) and score it')
 flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
@@ -70,6 +77,10 @@ def evaluate(args) -> None:
     evaluate_baseline(args.config, args.baseline, args.split, out)
     return
   initialize_distributed()
+  if args.checkpoint:
+    from vosjax.evaluation.evaluate_lib import evaluate_shipped
+    evaluate_shipped(args.config, args.checkpoint, args.split, args.out)
+    return
   from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
   evaluate_checkpoint(args.config, args.workdir, args.split, args.out)
 

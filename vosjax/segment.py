@@ -1,11 +1,13 @@
-"""Segments your own video with a trained checkpoint, given the first frame's mask.
+"""Segments your own video with a trained model, given the first frame's mask.
 
-  python -m vosjax.segment --video IN --mask FIRST.png --checkpoint CKPT --out DIR \\
-      [--short_side 480] [--dtype bfloat16] [--objects N] [--fps 24]
+  python -m vosjax.segment --video IN --mask FIRST.png --out DIR [--checkpoint CKPT] \\
+      [--short_side S] [--dtype bfloat16] [--objects N] [--fps 24]
 
 IN is a video file OpenCV reads (.mp4, ...) or a folder of .jpg/.jpeg/.png frames (in name order). FIRST.png is the
 first frame's mask: an indexed PNG of object ids (0 background, 255 void) or a 0/255 grayscale PNG for one object.
-CKPT is a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step>`. DIR receives
+CKPT is the name of a model shipped with vosjax (`vosjax.pretrained.names()`; without --checkpoint, the default
+one), a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step>`. A shipped model segments at the
+internal resolution it was trained for unless --short_side says otherwise; a workdir at 480. DIR receives
 `masks/<frame name>.png` (DAVIS-palette indexed PNGs; a video file's frames are named 00000, 00001, ...) and
 `overlay.mp4` (the masks blended over the frames). Bad input stops the command with a one-line message, status 2
 (`--debug` shows the traceback).
@@ -19,6 +21,7 @@ error or a kill cannot pass for a whole one.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -46,10 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
   parser.add_argument('--video', required=True, help='a video file (.mp4, ...) or a folder of frame images')
   parser.add_argument('--mask', required=True, help="the first frame's mask (indexed PNG of ids, or 0/255 PNG)")
-  parser.add_argument('--checkpoint', required=True, help='a training workdir or <workdir>/checkpoints/<step>')
+  parser.add_argument('--checkpoint', default=None,
+                      help='a shipped model\'s name (default: vosjax.pretrained\'s default), a training workdir or '
+                           '<workdir>/checkpoints/<step>')
   parser.add_argument('--out', required=True, help='the output folder (masks/ and overlay.mp4)')
-  parser.add_argument('--short_side', type=int, default=480,
-                      help='segment frames whose shorter side is longer at this size (0: native resolution)')
+  parser.add_argument('--short_side', type=int, default=None,
+                      help='segment frames whose shorter side is longer at this size (0: native resolution; default: '
+                           'a shipped model\'s own, 480 for a workdir)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default=None,
                       help="computation dtype (default: the checkpoint's)")
   parser.add_argument('--objects', type=int, default=None,
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def segment(args: argparse.Namespace) -> None:
   """Checks the input, loads the network, segments the video into `args.out` and prints a summary."""
-  if args.short_side < 0:
+  if args.short_side is not None and args.short_side < 0:
     raise SegmentError(f'--short_side must be 0 (native resolution) or positive, got {args.short_side}')
   if args.fps is not None and not args.fps > 0:
     raise SegmentError(f'--fps must be positive, got {args.fps}')
@@ -88,18 +94,21 @@ def segment(args: argparse.Namespace) -> None:
   created = not os.path.exists(args.out)
   prepare_output(args.out, args.overwrite)  # before the network loads: a bad --out costs nothing
 
-  overrides = {'dtype': args.dtype} if args.dtype else {}
   try:
-    model, variables, location = load_network(args.checkpoint, **overrides)
+    model, variables, source, short_side = _load_model(args)
   except BaseException:  # nothing was segmented: leave no output behind
     output_folder.remove_files(args.out, OWN_FILES)
     if created:
       os.rmdir(args.out)
     raise
   print(f'Segmenting {video.path} ({video.num_frames} frames, {video.width}x{video.height}, {len(objects)} objects) '
-        f'with {location.directory}/{location.step} ({model.config.dtype})', flush=True)
-
-  segmenter = VideoSegmenter(model, variables, num_objects=args.objects, short_side=args.short_side or None)
+        f'with {source} ({model.config.dtype})', flush=True)
+  segmenter = VideoSegmenter(model, variables, num_objects=args.objects, short_side=short_side)
+  geometry = segmenter.geometry(video.height, video.width)
+  if geometry.resized:  # said once, before the first frame
+    trained_for = ', the resolution this model was trained for' if args.short_side is None and _is_shipped(args) else ''
+    print(f'Frames are segmented at {geometry.internal[1]}x{geometry.internal[0]} (internal short side '
+          f'{short_side}{trained_for}) and the masks scaled back to {video.width}x{video.height}', flush=True)
   masks_dir = os.path.join(args.out, 'masks')
   overlay_path = os.path.join(args.out, 'overlay.mp4')
   progress = Progress(video.num_frames, 'segmenting')
@@ -123,6 +132,28 @@ def segment(args: argparse.Namespace) -> None:
         f'({done / seconds:.1f} frames/s, compilation included)')
   print(f'  masks:   {masks_dir}/ ({done} PNGs)')
   print(f'  overlay: {overlay_path} ({fps:g} fps)', flush=True)
+
+
+def _is_shipped(args: argparse.Namespace) -> bool:
+  from vosjax import pretrained
+  return args.checkpoint is None or pretrained.is_shipped(args.checkpoint)
+
+
+def _load_model(args: argparse.Namespace):
+  """(network, variables, a description of where they came from, the internal short side or None)."""
+  from vosjax import pretrained
+  if _is_shipped(args):
+    name = args.checkpoint or pretrained.DEFAULT
+    model, variables = pretrained.load(name)
+    if args.dtype:
+      model = model.clone(config=dataclasses.replace(model.config, dtype=args.dtype))
+    trained = pretrained.manifest(name).get('short_side')
+    short_side = trained if args.short_side is None else args.short_side
+    return model, variables, f'the shipped model {name}', short_side or None
+  overrides = {'dtype': args.dtype} if args.dtype else {}
+  model, variables, location = load_network(args.checkpoint, **overrides)
+  short_side = 480 if args.short_side is None else args.short_side
+  return model, variables, f'{location.directory}/{location.step}', short_side or None
 
 
 def prepare_output(out: str, overwrite: bool) -> None:

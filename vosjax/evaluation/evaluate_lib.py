@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import jax
 from jax.experimental import multihost_utils
 
+from vosjax.atomic_write import atomic_path
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError
 from vosjax.data.video import FileVideo
@@ -43,15 +44,13 @@ def _check_videos_per_batch(config) -> None:
 
 def _atomic_zip(folder: str, zip_path: str, arc_root: str) -> None:
   """Zips every PNG under `folder` as `<arc_root>/<relative path>`, writing to a temporary file first."""
-  temporary = f'{zip_path}.tmp{os.getpid()}'
-  with zipfile.ZipFile(temporary, 'w', zipfile.ZIP_DEFLATED) as archive:
+  with atomic_path(zip_path) as temporary, zipfile.ZipFile(temporary, 'w', zipfile.ZIP_DEFLATED) as archive:
     for directory, subdirs, files in os.walk(folder):
       subdirs[:] = sorted(d for d in subdirs if not d.startswith('.'))
       for name in sorted(files):
         if name.endswith('.png'):
           path = os.path.join(directory, name)
           archive.write(path, os.path.join(arc_root, os.path.relpath(path, folder)))
-  os.replace(temporary, zip_path)
 
 
 def _print_stats(stats: SegmentationStats) -> dict[str, Any]:
@@ -71,32 +70,58 @@ def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = 
 
   Returns: the figures printed ({'J&F-Mean': ...} where scored, frames/s, peak memory, output paths).
   """
-  dataset = evaluated_dataset(config)
-  _check_videos_per_batch(config)
-  videos = split_videos(config, dataset, split)  # bad data fails here, before any network is loaded or compiled
-  if not videos:
-    raise DatasetError(f'the {split} split of {dataset} has no video')
+  dataset, videos = _checked_split(config, split)  # bad data fails here, before any network is loaded or compiled
   out_dir = os.path.abspath(out_dir or os.path.join(workdir, 'eval', split))
   step = config.eval.checkpoint_step if config.eval.checkpoint_step >= 0 else None
   model, variables, location = load_network(workdir, step=step,
                                             model_config=ModelConfig.from_dict(config.model.to_dict()))
-  print(f'Evaluating {location.directory}/{location.step} on {dataset} {split} ({len(videos)} videos) into '
-        f'{out_dir}', flush=True)
+  source = {'checkpoint': location.directory, 'step': location.step}
+  return _evaluate_network(config, model, variables, f'{location.directory}/{location.step}', source, dataset,
+                           videos, split, out_dir, config.eval.short_side or None)
+
+
+def evaluate_shipped(config, name: str, split: str, out_dir: str | None = None) -> dict[str, Any]:
+  """Segments `split` with a model shipped in the package (`vosjax.pretrained`) and scores it; no workdir, and the
+  network comes from the model's manifest. It segments at the internal resolution it was trained for unless
+  `eval.short_side` is set."""
+  from vosjax import pretrained
+  dataset, videos = _checked_split(config, split)
+  out_dir = os.path.abspath(out_dir or os.path.join('eval', name, split))
+  model, variables = pretrained.load(name)
+  info = pretrained.manifest(name)
+  short_side = config.eval.short_side or info.get('short_side') or None
+  source = {'shipped_model': name, 'sha256': info['sha256']}
+  return _evaluate_network(config, model, variables, f'the shipped model {name}', source, dataset, videos, split,
+                           out_dir, short_side)
+
+
+def _checked_split(config, split: str) -> tuple[str, list[FileVideo]]:
+  dataset = evaluated_dataset(config)
+  _check_videos_per_batch(config)
+  videos = split_videos(config, dataset, split)
+  if not videos:
+    raise DatasetError(f'the {split} split of {dataset} has no video')
+  return dataset, videos
+
+
+def _evaluate_network(config, model, variables, described: str, source: dict, dataset: str,
+                      videos: Sequence[FileVideo], split: str, out_dir: str, short_side: int | None) -> dict[str, Any]:
+  print(f'Evaluating {described} on {dataset} {split} ({len(videos)} videos) into {out_dir}'
+        f'{f" at an internal short side of {short_side}" if short_side else ""}', flush=True)
   rules = protocol(dataset, split)
   masks_dir = os.path.join(out_dir, rules.masks_subdir) if rules.masks_subdir else out_dir
-  run_key = {'checkpoint': location.directory, 'step': location.step, 'dataset': dataset, 'split': split,
-             'short_side': config.eval.short_side, 'dtype': model.config.dtype}
+  run_key = dict(source, dataset=dataset, split=split, short_side=short_side or 0, dtype=model.config.dtype)
   if jax.process_index() == 0:
     prepare_folder(masks_dir, run_key)
   multihost_utils.sync_global_devices('vosjax evaluation folder ready')
 
-  segmenter = VideoSegmenter(model, variables, short_side=config.eval.short_side or None)
+  segmenter = VideoSegmenter(model, variables, short_side=short_side)
   progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
   stats = segment_split(segmenter, videos, masks_dir, first_frame_only=rules.first_frame_only,
                         on_frame=progress.update, videos_per_batch=config.eval.videos_per_batch)
   progress.close()
   results = _print_stats(stats)
-  results.update(checkpoint=f'{location.directory}/{location.step}', results_path=masks_dir)
+  results.update(checkpoint=described, results_path=masks_dir)
   multihost_utils.sync_global_devices('vosjax evaluation segmented')
   if jax.process_index() != 0:
     return results

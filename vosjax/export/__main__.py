@@ -4,9 +4,10 @@
       [--step N] [--platforms cpu,cuda]
   python -m vosjax.export --run DIR --frames FRAMES --first_mask FIRST.png --out MASKS
 
-CKPT is a training workdir (its latest checkpoint, or --step N) or `<workdir>/checkpoints/<step>`; DIR receives
-start.jaxexport, step.jaxexport, weights.npz and manifest.json for H x W frames and up to K objects (GAM networks
-only). The run mode loads no model code: FRAMES is a folder of .jpg/.jpeg/.png frames of the exported size (or a
+CKPT is a training workdir (its latest checkpoint, or --step N), `<workdir>/checkpoints/<step>`, or the name of a
+model shipped with vosjax (`vosjax.pretrained.names()`, exported at its own internal resolution unless
+--short_side); DIR receives start.jaxexport, step.jaxexport, weights.npz and manifest.json for H x W frames and up
+to K objects (networks with a fixed-size state: GAM, or a memory bank with `memory_recent`). The run mode loads no model code: FRAMES is a folder of .jpg/.jpeg/.png frames of the exported size (or a
 video file), FIRST.png the first frame's mask (indexed PNG of object ids, or 0/255 grayscale for one object), and
 MASKS receives `<frame name>.png` (DAVIS-palette indexed PNGs). An output folder with files is refused unless
 `--overwrite`, which removes only this command's own files; while the run mode writes, MASKS holds a file
@@ -88,18 +89,26 @@ def export(args: argparse.Namespace) -> None:
   prepare_output(args.out, args.overwrite, EXPORT_FILES)  # before the network loads: a bad --out costs nothing
   from vosjax.export.writer import export_tracker  # model code only in this mode
   from vosjax.inference.checkpoint_loading import load_network
+  from vosjax import pretrained
   try:
-    model, variables, location = load_network(args.checkpoint, step=args.step)
+    short_side = args.short_side or None
+    if pretrained.is_shipped(args.checkpoint):  # a model shipped with vosjax, at its own internal resolution
+      model, variables = pretrained.load(args.checkpoint)
+      described = f'the shipped model {args.checkpoint}'
+      short_side = short_side or pretrained.manifest(args.checkpoint).get('short_side') or None
+    else:
+      model, variables, location = load_network(args.checkpoint, step=args.step)
+      described = f'{location.directory}/{location.step}'
     began = time.perf_counter()
     manifest = export_tracker(model, variables, args.out, args.height, args.width, args.objects,
-                              short_side=args.short_side or None, platforms=platforms)
+                              short_side=short_side, platforms=platforms)
   except BaseException:  # nothing was exported: leave no output behind
     output_folder.remove_files(args.out, EXPORT_FILES)
     if created and os.path.isdir(args.out) and not os.listdir(args.out):
       os.rmdir(args.out)
     raise
   os.remove(os.path.join(args.out, INCOMPLETE))
-  print(f'Exported {location.directory}/{location.step} ({model.config.dtype}) for {args.width}x{args.height} (WxH) '
+  print(f'Exported {described} ({model.config.dtype}) for {args.width}x{args.height} (WxH) '
         f'frames, {args.objects} object slots, platforms {",".join(platforms)} in '
         f'{time.perf_counter() - began:.1f}s:')
   for name in (*ARTIFACT_FILES, MANIFEST_FILE):

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vosjax.atomic_write import atomic_path, write_bytes
 import vosjax
 from vosjax.export.artifact_format import (FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, START_FILE, STEP_FILE,
                                            WEIGHTS_FILE, ExportArtifactError, file_records)
@@ -36,7 +37,8 @@ def export_tracker(model: VOSNet, variables: dict, out_dir: str | os.PathLike, h
   """Writes start.jaxexport, step.jaxexport, weights.npz and manifest.json into `out_dir` (created if needed).
 
   Args:
-    model: a network with the global attention matcher (its state is fixed-size; a memory bank's grows).
+    model: a network whose state has a fixed size: GAM, or the memory bank with `memory_recent` > 0 (the first and
+      the most recent frames); a growing memory bank cannot be exported.
     variables: {'params', 'batch_stats'} (other collections are ignored).
     out_dir: the artifact folder; files of an earlier export there are replaced.
     height, width: the frame size the artifact accepts.
@@ -48,11 +50,12 @@ def export_tracker(model: VOSNet, variables: dict, out_dir: str | os.PathLike, h
     The manifest written.
 
   Raises:
-    ExportArtifactError: a memory-bank network, a non-positive size or object count, or an unknown platform.
+    ExportArtifactError: a growing memory bank, a non-positive size or object count, or an unknown platform.
   """
-  if model.config.matcher != 'global':
-    raise ExportArtifactError(f'only the global attention matcher can be exported (its state has a fixed size); this '
-                              f'network uses matcher={model.config.matcher!r}, whose memory grows with the video')
+  if model.config.matcher != 'global' and not model.config.memory_recent:
+    raise ExportArtifactError(f'only a fixed-size state can be exported (GAM, or the memory bank with memory_recent '
+                              f'> 0); this network uses matcher={model.config.matcher!r} with a memory that grows '
+                              f'with the video')
   if height < 1 or width < 1 or objects < 1:
     raise ExportArtifactError(f'the frame size and object count must be positive, got {height}x{width} (HxW), '
                               f'{objects} objects')
@@ -108,10 +111,8 @@ def export_tracker(model: VOSNet, variables: dict, out_dir: str | os.PathLike, h
   out.mkdir(parents=True, exist_ok=True)
   _write_atomically(out / START_FILE, start_bytes)
   _write_atomically(out / STEP_FILE, step_bytes)
-  temporary = out / f'{WEIGHTS_FILE}.tmp{os.getpid()}'
-  with open(temporary, 'wb') as f:
+  with atomic_path(out / WEIGHTS_FILE) as temporary, open(temporary, 'wb') as f:
     np.savez(f, **{_weight_key(i): w for i, w in enumerate(weights)})
-  os.replace(temporary, out / WEIGHTS_FILE)
 
   manifest = {
       'format': FORMAT_NAME,
@@ -169,6 +170,4 @@ def _version(package: str) -> str | None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-  temporary = path.with_name(f'{path.name}.tmp{os.getpid()}')
-  temporary.write_bytes(data)
-  os.replace(temporary, path)
+  write_bytes(path, data)
