@@ -97,8 +97,9 @@ def _masks(height: int, width: int, objects: int) -> np.ndarray:
   return masks
 
 
-def _state_after(segmenter: VideoSegmenter, state, frames_seen: int):
-  """The state of frame `frames_seen` (see the module docstring)."""
+def _state_after(segmenter: VideoSegmenter, state, frames_seen: int, unpadded: bool = False):
+  """The state of frame `frames_seen` (see the module docstring); `unpadded`: the memory bank's capacity is exactly
+  the frames it stores, instead of the doubling bucket the engine grows to."""
   config = segmenter.model.config
   if config.matcher == 'global':
     matcher = state.matcher.replace(count=jnp.full_like(state.matcher.count, frames_seen))
@@ -107,6 +108,10 @@ def _state_after(segmenter: VideoSegmenter, state, frames_seen: int):
     capacity = config.memory_bucket
     while capacity < stored + 1:  # the engine doubles before a write that does not fit
       capacity *= 2
+    if unpadded:
+      capacity = stored
+    if config.memory_recent:  # a fixed-size memory: the first and the most recent frames, whatever the length
+      capacity = stored = min(stored, 1 + config.memory_recent)
     bank = state.matcher
     tile = lambda x, axis: jnp.concatenate([jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis), stored, axis=axis),
                                             jnp.zeros_like(jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis),
@@ -131,7 +136,8 @@ class Case:
 
 
 def prepare_step(model: VOSNet, variables, height: int, width: int, objects: int, seen: int, timed: int,
-                 short_side: int | None = None, warmup: bool = True, path: str = 'xla-fp32') -> Case:
+                 short_side: int | None = None, warmup: bool = True, path: str = 'xla-fp32',
+                 unpadded: bool = False) -> Case:
   """The engine's compiled step on the state of frame `seen` (see the module docstring)."""
   segmenter = _SEGMENTERS.setdefault((id(model), short_side), VideoSegmenter(model, variables, short_side=short_side))
   geometry = segmenter.geometry(height, width)
@@ -140,8 +146,8 @@ def prepare_step(model: VOSNet, variables, height: int, width: int, objects: int
                            geometry=geometry)
   # GAM memorises every frame; the memory bank memorises every 5th, so its median frame is one it does not store
   # (the mask encoder is skipped). Each timed frame starts from the same state, so the cost is that of frame N+1.
-  store = model.config.matcher == 'global'
-  state = _state_after(segmenter, start, seen)
+  store = model.config.matcher == 'global' or model.config.memory_every == 1
+  state = _state_after(segmenter, start, seen, unpadded)
   key = (id(model), geometry, objects, store, tuple(x.shape for x in jax.tree.leaves(state)))
   compile_s = 0.0
   if key not in _COMPILED:
@@ -155,7 +161,9 @@ def prepare_step(model: VOSNet, variables, height: int, width: int, objects: int
   memory = step.memory_analysis()
   peak = (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes
           - memory.alias_size_in_bytes)
-  row = {'path': path, 'matcher': model.config.matcher, 'frames_seen': seen, 'height': height, 'width': width,
+  capacity = state.matcher.capacity if model.config.matcher == 'memory_bank' else None
+  row = {'path': path, 'matcher': model.config.matcher, 'frames_seen': seen, 'bank_capacity': capacity,
+         'height': height, 'width': width,
          'internal': list(geometry.internal), 'objects': objects, 'peak_bytes': int(peak),
          'state_bytes': int(sum(x.nbytes for x in jax.tree.leaves(state))),
          'gflop_per_frame': (step.cost_analysis() or {}).get('flops', 0.0) / 1e9, 'compile_s': round(compile_s, 1),
@@ -177,9 +185,13 @@ def time_round_robin(cases: list[Case], timed: int) -> list[dict]:
 
 def measure(model: VOSNet, variables, height: int, width: int, objects: int, frames_seen: tuple[int, ...],
             timed: int, short_side: int | None = None, warmup: bool = True) -> list[dict]:
-  """One row per number of frames seen, timed round robin."""
+  """One row per number of frames seen, timed round robin; the memory bank's rows come at its padded capacity and
+  at a capacity equal to the frames it stores."""
   cases = [prepare_step(model, variables, height, width, objects, seen, timed, short_side, warmup)
            for seen in frames_seen]
+  if model.config.matcher == 'memory_bank' and not model.config.memory_recent:
+    cases += [prepare_step(model, variables, height, width, objects, seen, timed, short_side, warmup,
+                           unpadded=True) for seen in frames_seen]
   return time_round_robin(cases, timed)
 
 
@@ -215,7 +227,7 @@ def prepare_exported(model: VOSNet, variables, height: int, width: int, objects:
   if warmup:
     jax.block_until_ready(tracker.step(state, frames[0]))
   compile_s = time.perf_counter() - began
-  row = {'path': 'jax-export-fp32', 'matcher': 'global', 'frames_seen': 0, 'height': height, 'width': width,
+  row = {'path': 'jax-export-fp32', 'matcher': model.config.matcher, 'frames_seen': 0, 'height': height, 'width': width,
          'internal': [height, width], 'objects': objects, 'compile_s': round(compile_s, 1), 'dtype': 'float32'}
   return Case(run=lambda t: tracker.step(state, frames[t])[2].block_until_ready(), row=row)
 
@@ -227,7 +239,9 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
   cases = []
   with tempfile.TemporaryDirectory() as directory:
     for path, setting in PATHS.items():
-      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher='global'))
+      # GAM, or the network's own matcher where its state has a fixed size (the real-video recipe's)
+      matcher = base.matcher if base.memory_recent else 'global'
+      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher=matcher))
       if path.startswith('jax-export'):
         case = prepare_exported(model, variables, height, width, objects, timed, warmup, directory)
       else:
@@ -241,15 +255,93 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
   return rows
 
 
+def _recipe_network(dtype: str):
+  """configs/davis2016_cpu.py's network: the shipped model's variables if one is installed, else its ImageNet Lite0
+  frame encoder and random heads (the cost does not depend on the values)."""
+  from configs.davis2016_cpu import pretrained_network  # pylint: disable=import-outside-toplevel
+  from vosjax import pretrained  # pylint: disable=import-outside-toplevel
+  from vosjax.weights import load_imagenet_encoders  # pylint: disable=import-outside-toplevel
+  config = dataclasses.replace(pretrained_network(), dtype=dtype)
+  if pretrained.is_shipped(pretrained.DEFAULT):
+    model, variables = pretrained.load(pretrained.DEFAULT)
+    return dataclasses.replace(model.config, dtype=dtype), variables
+  return config, load_imagenet_encoders(init_variables(VOSNet(config)), 'lite0')
+
+
+def measure_parts(model: VOSNet, variables, timed: int, warmup: bool) -> list[dict]:
+  """The 480p, 1-object step split into its parts, each jitted and timed alone (round robin with the whole step).
+
+  Parts: the input (uint8 frame to the normalised, padded network frame), the frame encoder, the key / value / skip
+  projections, the matcher's read, the rest of `segment` (CAM, MEM, the decoder, soft aggregation), the mask encoder,
+  the matcher's write, and the output (softmax, upsampling to the frame's size, argmax). Their sum differs from the
+  whole step by what XLA fuses or overlaps across parts.
+  """
+  from vosjax.inference.resolution import network_frame, original_probabilities  # pylint: disable=C0415
+  from vosjax.models import global_context as gc, memory_bank as mb  # pylint: disable=import-outside-toplevel
+  from vosjax.models.encoders import encoder_input  # pylint: disable=import-outside-toplevel
+  height, width = RESOLUTIONS['480p']
+  config = model.config
+  whole = prepare_step(model, variables, height, width, 1, 100, timed, None, warmup, path='whole step')
+  segmenter = _SEGMENTERS[(id(model), None)]
+  geometry = segmenter.geometry(height, width)
+  frames = _frames(height, width, timed + 1)
+  state = _state_after(segmenter, segmenter._start(variables, frames[0], _masks(height, width, 1), np.ones(1, bool),
+                                                   geometry=geometry), 100)
+  prepare = jax.jit(lambda f: network_frame(f, geometry)[None])
+  x = prepare(frames[1])
+  apply = lambda method: jax.jit(lambda v, *a: model.apply(v, *a, method=method))
+  encoder = apply(lambda m, x: m.frame_encoder(encoder_input(x, config.frame_encoder)))
+  encode = apply(VOSNet.encode_frame)
+  segment_all = apply(VOSNet.segment)
+  mask_encoder = apply(lambda m, x, p, f: m.mask_encoder(x, p, f))
+  output = jax.jit(lambda l: jnp.argmax(original_probabilities(l[0], geometry), axis=0))
+  features = encode(variables, x)
+  probs = jnp.full((1, 1) + x.shape[1:3], 0.5, jnp.float32)
+  logits = segment_all(variables, state, features)
+  query = features.key.reshape(1, -1, config.key_dim)
+  values = mask_encoder(variables, x, probs, features.stride16).reshape(1, 1, -1, config.value_dim)
+  if config.matcher == 'global':
+    read = jax.jit(lambda s, q: gc.read_global_context(s, q, config.key_normalization))
+    write = jax.jit(lambda s, k, v: gc.update_global_context(s, gc.frame_context(k, v, config.key_normalization),
+                                                             jnp.ones((1, 1), bool)))
+  else:
+    read = jax.jit(mb.read_memory_bank)
+    write = jax.jit(lambda s, k, v: mb.write_memory_bank(s, k, v, jnp.ones((1,), bool), config.memory_recent))
+  parts = {
+      'input (normalise, pad)': lambda t: prepare(frames[t]),
+      'frame encoder': lambda t: encoder(variables, x),
+      'encode_frame (encoder + projections)': lambda t: encode(variables, x),
+      'matcher read': lambda t: read(state.matcher, query),
+      'segment (read, CAM, MEM, decoder, aggregation)': lambda t: segment_all(variables, state, features),
+      'mask encoder': lambda t: mask_encoder(variables, x, probs, features.stride16),
+      'matcher write': lambda t: write(state.matcher, query, values),
+      'output (softmax, upsample, argmax)': lambda t: output(logits),
+  }
+  cases = [whole] + [Case(run=lambda t, f=fn: jax.block_until_ready(f(t)),
+                          row={'path': name, 'matcher': config.matcher, 'height': height, 'width': width,
+                               'objects': 1}) for name, fn in parts.items()]
+  for case in cases[1:]:
+    jax.block_until_ready(case.run(1))  # compile
+  rows = time_round_robin(cases, timed)
+  for row in rows:
+    row['table'] = 'parts'
+  return rows
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--quick', action='store_true',
                       help='every row, reduced: the tiny network (3 frames per row), or with --model paper one frame '
                            'per row without warm-up')
   parser.add_argument('--json', help='write the rows (and the machine) here')
-  parser.add_argument('--model', choices=('paper', 'tiny'), help='default: paper (tiny with --quick)')
+  parser.add_argument('--model', choices=('paper', 'tiny', 'recipe'),
+                      help='default: paper (tiny with --quick); recipe: configs/davis2016_cpu.py\'s network with its '
+                           'ImageNet Lite0 weights (the shipped model\'s, if one is installed)')
   parser.add_argument('--tables', default='frames,resolution,paths',
-                      help='comma-separated subset of frames,resolution,paths to measure (default: all)')
+                      help='comma-separated subset of frames,resolution,paths,parts to measure (default: the first '
+                           'three; parts: the per-part breakdown of one 480p step)')
+  parser.add_argument('--frames_seen', default='10,100,1000',
+                      help='comma-separated frames-seen rows of table 1 (default 10,100,1000)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32',
                       help='of tables 1 and 2 (table 3 compares the paths, bfloat16 included)')
   args = parser.parse_args()
@@ -263,18 +355,25 @@ def main():
     timed, timed_resolution, warmup = 1, 1, False
   print(f'.. the {model_name} network; {timed} timed frames per frames-seen row, {timed_resolution} per resolution '
         f'row{", after a warm-up frame" if warmup else ", no warm-up"}', file=sys.stderr, flush=True)
-  base = (paper_config if model_name == 'paper' else tiny_config)(dtype=args.dtype)
+  if model_name == 'recipe':
+    base, variables = _recipe_network(args.dtype)
+  else:
+    base = (paper_config if model_name == 'paper' else tiny_config)(dtype=args.dtype)
+    variables = None
   models = {m: VOSNet(dataclasses.replace(base, matcher=m)) for m in ('global', 'memory_bank')}
-  variables = init_variables(models['global'])  # both matchers have the same parameters
+  if variables is None:
+    variables = init_variables(models['global'])  # both matchers have the same parameters
   tables = set(args.tables.split(','))
-  if not tables <= {'frames', 'resolution', 'paths'}:
-    raise UserError(f'--tables {args.tables}: choose among frames, resolution, paths')
+  if not tables <= {'frames', 'resolution', 'paths', 'parts'}:
+    raise UserError(f'--tables {args.tables}: choose among frames, resolution, paths, parts')
   began = time.perf_counter()
   rows = []
   # The memory bank's rows come last: after its 8 GiB step at 1000 frames seen, this process ran GAM's 480p step
   # 35-45% slower (1312 -> 1771-1881 ms; the allocator's pages are returned and faulted in again).
   if 'paths' in tables:
     rows.extend(measure_paths(base, variables, 1, timed, warmup))
+  if 'parts' in tables:
+    rows.extend(measure_parts(VOSNet(base), variables, timed, warmup))
   if 'resolution' in tables:
     for name, (h, w) in RESOLUTIONS.items():
       for objects in (1, 3):
@@ -287,7 +386,8 @@ def main():
   if 'frames' in tables:
     h, w = RESOLUTIONS['480p']
     for matcher in ('global', 'memory_bank'):
-      for row in measure(models[matcher], variables, h, w, 1, (10, 100, 1000), timed, warmup=warmup):
+      seen = tuple(int(n) for n in args.frames_seen.split(','))
+      for row in measure(models[matcher], variables, h, w, 1, seen, timed, warmup=warmup):
         rows.append(dict(row, table='frames seen'))
         print(f'.. {matcher} {row["frames_seen"]} frames seen: {row["ms_per_frame"]:.0f} ms', file=sys.stderr,
               flush=True)
@@ -310,22 +410,28 @@ def report(rows: list[dict], machine: dict) -> None:
     _report_resolution(rows, machine)
   if any(r['table'] == 'paths' for r in rows):
     _report_paths(rows)
+  if any(r['table'] == 'parts' for r in rows):
+    _report_parts(rows)
 
 
 def _report_frames_seen(rows: list[dict]) -> None:
   mib = lambda n: f'{n / 2**20:.0f}'
   print('\n1. frames seen (480p, 1 object)')
-  print(f'{"matcher":<12} {"frames seen":>11} {"ms/frame":>9} {"peak MiB":>9} {"state MiB":>9}')
+  print(f'{"matcher":<12} {"frames seen":>11} {"bank slots":>10} {"ms/frame":>9} {"peak MiB":>9} {"state MiB":>9}')
   by = {}
   for r in (r for r in rows if r['table'] == 'frames seen'):
-    by[(r['matcher'], r['frames_seen'])] = r['ms_per_frame']
-    print(f'{r["matcher"]:<12} {r["frames_seen"]:>11} {r["ms_per_frame"]:>9.0f} {mib(r["peak_bytes"]):>9} '
-          f'{r["state_bytes"] / 2**20:>9.2f}')
-  flat = by[('global', 1000)] / by[('global', 10)] - 1
-  speedup = by[('memory_bank', 100)] / by[('global', 100)]
-  print(f'GAM at 1000 vs 10 frames seen: {100 * flat:+.1f}% (target within 5%: '
-        f'{"met" if abs(flat) <= 0.05 else "MISSED"})')
-  print(f'memory bank / GAM at 100 frames seen: {speedup:.2f}x (target >= 2x: {"met" if speedup >= 2 else "MISSED"})')
+    slots = r.get('bank_capacity')
+    padded = slots is not None and slots != 1 + r['frames_seen'] // 5
+    by[(r['matcher'], r['frames_seen'], padded)] = r['ms_per_frame']
+    print(f'{r["matcher"]:<12} {r["frames_seen"]:>11} {slots or "":>10} {r["ms_per_frame"]:>9.0f} '
+          f'{mib(r["peak_bytes"]):>9} {r["state_bytes"] / 2**20:>9.2f}')
+  # GAM's rows at different frames seen run one compiled program with one counter changed: they differ only by the
+  # machine's noise (benchmarks/long_video.py runs a real long video for the flat-cost claim).
+  for padded, label in ((True, 'padded to its growth bucket'), (False, 'capacity = frames stored')):
+    for seen in sorted({k[1] for k in by if k[0] == 'memory_bank'}):
+      if ('memory_bank', seen, padded) in by and ('global', seen, False) in by:
+        ratio = by[('memory_bank', seen, padded)] / by[('global', seen, False)]
+        print(f'memory bank ({label}) / GAM at {seen} frames seen: {ratio:.2f}x')
 
 
 def _report_resolution(rows: list[dict], machine: dict) -> None:
@@ -350,7 +456,7 @@ def _report_resolution(rows: list[dict], machine: dict) -> None:
 
 def _report_paths(rows: list[dict]) -> None:
   paths = [r for r in rows if r['table'] == 'paths']
-  print('\n3. inference paths (480p, 1 object, GAM, 100 frames seen)')
+  print(f'\n3. inference paths (480p, 1 object, matcher {paths[0]["matcher"]}, 100 frames seen)')
   print(f'{"path":<22} {"internal":>9} {"ms/frame":>9} {"vs xla-fp32":>11}')
   reference = next(r['ms_per_frame'] for r in paths if r['path'] == 'xla-fp32')
   for r in paths:
@@ -361,6 +467,14 @@ def _report_paths(rows: list[dict]) -> None:
   fastest = min(r['ms_per_frame'] for r in paths)
   print(f'fastest path: {fastest:.0f} ms/frame (target <= 500 ms: {"met" if fastest <= 500 else "MISSED"}; '
         'a lower internal resolution changes the result, see the README for its J&F)')
+
+
+def _report_parts(rows: list[dict]) -> None:
+  parts = [r for r in rows if r['table'] == 'parts']
+  print('\n4. parts of one step (480p, 1 object, each part jitted and timed alone)')
+  print(f'{"part":<48} {"ms":>8}')
+  for r in parts:
+    print(f'{r["path"]:<48} {r["ms_per_frame"]:>8.1f}')
 
 
 if __name__ == '__main__':
