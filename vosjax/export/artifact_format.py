@@ -8,10 +8,10 @@ every other file. This module needs only the standard library: a runner imports 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from vosjax.file_digest import sha256_of  # noqa: F401 (re-exported: the writer and the runner use it from here)
 from vosjax.user_errors import UserError
 
 FORMAT_NAME = 'vosjax-tracker-export'
@@ -27,15 +27,6 @@ ARTIFACT_FILES = (WEIGHTS_FILE, START_FILE, STEP_FILE)
 
 class ExportArtifactError(UserError, ValueError):
   """An exported tracker that cannot be written, read or run as asked (the message names the file or input)."""
-
-
-def sha256_of(path: Path) -> str:
-  """The hex sha256 of a file, read in 1 MiB chunks."""
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def file_records(directory: Path) -> dict:

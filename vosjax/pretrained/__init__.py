@@ -13,7 +13,6 @@ it was trained (command, data, steps, seed), the figures measured with that reci
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -21,6 +20,7 @@ import flax
 import jax
 import numpy as np
 
+from vosjax.file_digest import sha256_of
 from vosjax.models import ModelConfig, VOSNet, init_variables
 from vosjax.user_errors import UserError
 
@@ -68,14 +68,6 @@ def manifest(name: str = DEFAULT) -> dict:
     raise PretrainedModelError(f'{manifest_path}: the manifest of the shipped model {name!r} is damaged ({error}); '
                                'reinstall vosjax') from None
   return data
-
-
-def sha256_of(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 def load(name: str = DEFAULT) -> tuple[VOSNet, dict]:
