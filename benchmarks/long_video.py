@@ -224,7 +224,7 @@ def main():
   parser.add_argument('--quick', action='store_true', help='the tiny network, 2,000 frames')
   parser.add_argument('--frames', type=int, default=0, help='video length (default 10,000; --quick 2,000)')
   parser.add_argument('--model', choices=('tiny', 'small', 'paper'), default='',
-                      help='network (default small: configs/davis2016_cpu.py\'s; --quick tiny)')
+                      help='network (default small: davis2016_cpu.small_network, the earlier recipe; --quick tiny)')
   parser.add_argument('--height', type=int, default=0, help='default 480 (--quick 240)')
   parser.add_argument('--width', type=int, default=0, help='default 854 (--quick 428)')
   parser.add_argument('--memory_limit_gib', type=float, default=0.85 * _machine_memory_bytes() / 2**30)
