@@ -111,7 +111,8 @@ class FeaturePropagation:
     full = jax.image.resize(full, geometry.original + (grid.shape[-1],), 'linear')
     predicted = jnp.argmax(full, axis=-1).astype(jnp.uint8)
     out = jnp.where(has_given & (given > 0), given, predicted)
-    new_labels = jnp.where(has_given, self._grid_labels(out, slots, geometry), probs)
+    # Only a frame that brings given masks needs its labels rebuilt from the full-size map.
+    new_labels = jax.lax.cond(has_given, lambda: self._grid_labels(out, slots, geometry), lambda: probs)
     slot = 1 + (count - 1) % self.recent  # slot 0 keeps the first frame; the others cycle through recent frames
     memory = (features.at[slot].set(query), labels.at[slot].set(new_labels), valid.at[slot].set(True), count + 1)
     return memory, out
