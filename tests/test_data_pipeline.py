@@ -1,5 +1,6 @@
 """Training clips through grain: static shapes, determinism, exact resume, curriculum, broken videos, sharding."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -116,3 +117,39 @@ def test_mixing_weights_and_host_shards(videos):
   np.testing.assert_array_equal(first[0]['frames'], whole[0]['frames'])
   np.testing.assert_array_equal(second[0]['frames'], whole[1]['frames'])
   np.testing.assert_array_equal(first[1]['frames'], whole[2]['frames'])
+
+
+def test_frame_cache_decodes_each_frame_once_at_its_short_side(videos, monkeypatch):
+  from vosjax.data import frame_cache
+  frame_cache.clear()
+  video = videos[0]  # 40 x 64 frames
+  frame, ids = frame_cache.read_pair(video, 0, short_side=20)
+  assert frame.shape == (20, 32, 3) and ids.shape == (20, 32)
+  assert set(np.unique(ids)) <= set(np.unique(video.read_mask(0)))  # nearest neighbours: no new ids
+  monkeypatch.setattr(type(video), 'read_frame', lambda *a, **k: pytest.fail('decoded twice'))
+  again, _ = frame_cache.read_pair(video, 0, short_side=20)
+  assert again is frame and frame_cache.cached_frames() == 1
+  assert frame_cache.scaled_size(480, 854, 360) == (360, 640)
+  assert frame_cache.scaled_size(240, 320, 360) == (240, 320)  # never enlarged
+  frame_cache.clear()
+
+
+def test_pasted_objects_become_targets_or_distractors(videos):
+  from vosjax.data import frame_cache
+  single = tuple(v for v in videos if len(np.unique(v.read_mask(0))) == 2)  # one object each
+  assert single
+  pasting = ClipConfig(num_frames=4, crop_size=32, max_objects=3, min_object_pixels=10, cache_short_side=40,
+                       paste_probability=1.0, paste_max=2, paste_scale_range=(0.6, 0.9))
+  dataset = training_dataset([TrainingSource('davis', single)], pasting, batch_size=8, num_workers=0)
+  batch = next(iter(dataset))
+  objects = batch['object_valid'].sum(1)
+  assert objects.max() >= 2  # single-object videos, several targets
+  for b in range(8):
+    assert batch['labels'][b].max() == objects[b]
+  as_distractors = dataclasses.replace(pasting, max_objects=1)
+  batch = next(iter(training_dataset([TrainingSource('davis', single)], as_distractors, 8, num_workers=0)))
+  assert batch['labels'].max() == 1 and batch['object_valid'].shape == (8, 1)
+  plain = dataclasses.replace(pasting, paste_probability=0.0)
+  batch = next(iter(training_dataset([TrainingSource('davis', single)], plain, 8, num_workers=0)))
+  np.testing.assert_array_equal(batch['object_valid'].sum(1), 1)  # nothing pasted: the videos' one object
+  frame_cache.clear()

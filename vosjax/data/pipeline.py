@@ -20,6 +20,7 @@ The iterator's state (`get_state`/`set_state`) is what a checkpoint stores to re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import signal
 from typing import Protocol, Sequence
@@ -27,11 +28,13 @@ from typing import Protocol, Sequence
 import grain
 import numpy as np
 
+from vosjax.data import frame_cache
 from vosjax.data.augment import clip_transforms, colour_jitter, warp
 from vosjax.data.clip_sampling import (ClipConfig, choose_objects, curriculum_epoch, max_skip_at_epoch,
                                       sample_frame_indices)
 from vosjax.data.image_io import DatasetError
 from vosjax.data.labels import first_frame_masks  # noqa: F401 (re-exported)
+from vosjax.data.paste import paste_objects
 
 _log = logging.getLogger(__name__)
 
@@ -63,29 +66,37 @@ class NoUsableClip(Exception):
   """No clip of this video has a visible object after augmentation (not an error in the data)."""
 
 
-def make_clip(rng: np.random.Generator, video: Video, config: ClipConfig, epoch: int, tries: int = 5) -> dict:
-  """Samples and augments one clip of `video` (see the module docstring for the fields, without broken_skipped)."""
+def make_clip(rng: np.random.Generator, video: Video, config: ClipConfig, epoch: int, tries: int = 5,
+              donors: Sequence[Video] = ()) -> dict:
+  """Samples and augments one clip of `video` (see the module docstring for the fields, without broken_skipped).
+
+  Frames are read through `frame_cache` (decoded once per process when `config.cache_short_side` > 0). With
+  `config.paste_probability` > 0, objects of random `donors` are pasted into the clip (`paste`); the clip's targets
+  (up to `config.max_objects`) are then chosen among its own and the pasted objects visible in its first frame, and
+  the rest stay unlabelled, as distractors.
+  """
   available = video.annotated_indices
   if not available:
     raise DatasetError(f'{video.name}: no annotated frame to train on')
   max_skip = max_skip_at_epoch(config, epoch) // max(video.frame_step, 1)
   size = config.crop_size
+  read = functools.partial(_read_pair, short_side=config.cache_short_side)
   for _ in range(tries):
     indices = [available[i] for i in sample_frame_indices(rng, len(available), config.num_frames, max_skip)]
-    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for index in indices:
-      if index not in cache:
-        frame = video.read_frame(index)
-        cache[index] = (frame, video.read_mask(index, expected_size=frame.shape[:2]))
-    first_frame, first_ids = cache[indices[0]]
+    pairs = {index: read(video, index) for index in dict.fromkeys(indices)}
+    first_frame, first_ids = pairs[indices[0]]
     candidates = choose_objects(rng, first_ids, config.max_objects, min_pixels=1)
     if not candidates:
       continue
     ys, xs = np.nonzero(first_ids == candidates[0])
     pick = int(rng.integers(len(ys)))
     transforms = clip_transforms(rng, config, first_frame.shape[:2], (xs[pick] + 0.5, ys[pick] + 0.5))
-    frames = np.stack([warp(cache[i][0], m, size, nearest=False) for i, m in zip(indices, transforms)])
-    ids = np.stack([warp(cache[i][1], m, size, nearest=True) for i, m in zip(indices, transforms)])
+    frames = np.stack([warp(pairs[i][0], m, size, nearest=False) for i, m in zip(indices, transforms)])
+    ids = np.stack([warp(pairs[i][1], m, size, nearest=True) for i, m in zip(indices, transforms)])
+    if config.paste_probability > 0 and donors:
+      frames, ids, pasted = paste_objects(rng, frames, ids, donors, read, config, max_skip)
+      if pasted:  # choose the targets again, among the clip's own and the pasted objects
+        candidates = choose_objects(rng, ids[0], config.max_objects, min_pixels=1)
     visible = [k for k in candidates if np.sum(ids[0] == k) >= config.min_object_pixels]
     if not visible:
       continue
@@ -98,6 +109,10 @@ def make_clip(rng: np.random.Generator, video: Video, config: ClipConfig, epoch:
         'object_valid': np.arange(config.max_objects) < len(visible),
     }
   raise NoUsableClip(video.name)
+
+
+def _read_pair(video: Video, index: int, short_side: int) -> tuple[np.ndarray, np.ndarray]:
+  return frame_cache.read_pair(video, index, short_side)
 
 
 class ClipMaker(grain.transforms.MapWithIndex):
@@ -115,7 +130,7 @@ class ClipMaker(grain.transforms.MapWithIndex):
     broken = 0
     for _ in range(self._max_replacements):
       try:
-        clip = make_clip(rng, video, self._config, epoch)
+        clip = make_clip(rng, video, self._config, epoch, donors=self._entries)
         clip['broken_skipped'] = np.int32(broken)
         return clip
       except DatasetError as error:
