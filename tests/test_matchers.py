@@ -120,3 +120,37 @@ def test_fixed_size_memory_keeps_the_first_and_the_most_recent_frames():
   np.testing.assert_array_equal(state.values[0, 0, :, 0, 0], [0.0, 5.0, 4.0])
   np.testing.assert_array_equal(state.count, [6])
   assert state.capacity == 3
+
+
+def test_top_k_read_weighs_only_each_querys_best_matches():
+  rng = np.random.RandomState(5)
+  state = mb.init_memory_bank(1, 1, positions=6, key_dim=4, value_dim=2, capacity=2)
+  keys = rng.randn(1, 6, 4).astype(np.float32)
+  values = rng.randn(1, 1, 6, 2).astype(np.float32)
+  state = mb.write_memory_bank(state, keys, values, jnp.array([True]))
+  query = rng.randn(1, 3, 4).astype(np.float32)
+  logits = query[0] @ keys[0].T / 2.0  # [3, 6]; the empty second slot gets no weight
+  best = np.argsort(-logits, axis=1)[:, :2]
+  expected = []
+  for q in range(3):
+    w = np.exp(logits[q, best[q]] - logits[q, best[q]].max())
+    expected.append((w / w.sum()) @ values[0, 0, best[q]])
+  np.testing.assert_allclose(mb.read_memory_bank(state, query, top_k=2)[0, 0], expected, rtol=1e-5, atol=1e-6)
+  # k at least the number of positions is the plain read
+  np.testing.assert_array_equal(mb.read_memory_bank(state, query, top_k=12), mb.read_memory_bank(state, query))
+
+
+def test_long_term_slots_keep_every_nth_frame_beside_the_recent_ring():
+  recent, long_slots, every = 2, 2, 3
+  state = mb.init_memory_bank(1, 1, positions=1, key_dim=1, value_dim=1, capacity=1 + recent + long_slots)
+  for frame in range(11):  # frame f has key f
+    index = jnp.array([frame], jnp.int32)
+    long_slot = mb.long_term_slot(index, recent, long_slots, every)
+    state = mb.write_memory_bank(state, jnp.full((1, 1, 1), float(frame)), jnp.full((1, 1, 1, 1), float(frame)),
+                                 jnp.array([True]), recent=recent, long_slot=long_slot)
+  # slot 0: frame 0; the ring: frames 10 and 9; long-term: frames 3, 6, 9 went to slots 3, 4, 3.
+  np.testing.assert_array_equal(state.keys[0, :, 0, 0], [0.0, 9.0, 10.0, 9.0, 6.0])
+  np.testing.assert_array_equal(state.valid, [[True] * 5])
+  np.testing.assert_array_equal(state.count, [11])
+  np.testing.assert_array_equal(mb.long_term_slot(jnp.arange(7), recent, long_slots, every),
+                                [-1, -1, -1, 3, -1, -1, 4])

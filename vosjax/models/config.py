@@ -136,6 +136,11 @@ class ModelConfig:
     memory_bucket: the memory bank grows its capacity in multiples of this many frames.
     memory_recent: 0 = the memory bank grows with the video; R > 0 = a fixed-size memory of the first frame and the R
       most recent stored frames (its state no longer grows: 1 + R frames whatever the video's length).
+    memory_long: L extra slots of a fixed-size memory for long-term frames: every `memory_long_every`-th frame
+      replaces the oldest of them (0: none). The memory then holds 1 + R + L frames.
+    memory_long_every: the spacing of long-term frames, a multiple of memory_every.
+    memory_top_k: 0 = the memory bank's read is a softmax over all stored positions; k > 0 = over each query
+      position's k best matches only.
     use_cam: apply the channel-wise attention module (Eq. 4-7).
     cam_similarity: how CAM's channel relation R is measured (see `vosjax.models.channel_attention`): 'dot_mean'
       (Eq. 4 divided by the number of positions) or 'cosine' (channels compared as unit vectors, times a learned
@@ -166,6 +171,9 @@ class ModelConfig:
   memory_every: int = 5
   memory_bucket: int = 8
   memory_recent: int = 0
+  memory_long: int = 0
+  memory_long_every: int = 10
+  memory_top_k: int = 0
   use_cam: bool = True
   cam_similarity: Literal['dot_mean', 'cosine'] = 'dot_mean'
   cam_temperature_init: float = 10.0
@@ -192,12 +200,19 @@ class ModelConfig:
         raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')
     if self.memory_every < 1 or self.memory_bucket < 1 or self.mem_history < 1:
       raise ValueError('memory_every, memory_bucket and mem_history must be >= 1')
-    if self.memory_recent < 0:
-      raise ValueError(f'memory_recent must be >= 0, got {self.memory_recent}')
+    if self.memory_recent < 0 or self.memory_long < 0 or self.memory_top_k < 0:
+      raise ValueError('memory_recent, memory_long and memory_top_k must be >= 0')
+    if self.memory_long and (not self.memory_recent or self.memory_long_every < 1
+                             or self.memory_long_every % self.memory_every):
+      raise ValueError('memory_long needs a fixed-size memory (memory_recent > 0) and memory_long_every, a multiple '
+                       f'of memory_every, got memory_recent={self.memory_recent}, '
+                       f'memory_long_every={self.memory_long_every}, memory_every={self.memory_every}')
 
   def initial_memory_capacity(self, frames_to_store: int | None = None) -> int:
     """Memory-bank slots to allocate: a fixed-size memory's 1 + memory_recent (fewer if fewer frames will be
     stored), else `frames_to_store` or one bucket."""
+    if self.memory_long:
+      return 1 + self.memory_recent + self.memory_long
     if self.memory_recent:
       return min(1 + self.memory_recent, frames_to_store or 1 + self.memory_recent)
     return frames_to_store or self.memory_bucket

@@ -1,7 +1,9 @@
 """An STM-style space-time memory, kept to measure GAM against (config `matcher='memory_bank'`).
 
-With `memory_recent` R > 0 the memory has a fixed size instead: the first frame and the R most recent stored frames
-(a ring), so, like GAM's, its state and cost per frame stay the same however long the video.
+With `memory_recent` R > 0 the memory has a fixed size instead: the first frame, the R most recent stored frames
+(a ring) and optionally L long-term frames spaced `memory_long_every` apart (another ring), so, like GAM's, its
+state and cost per frame stay the same however long the video. `memory_top_k` restricts each query's read to its k
+best matches.
 
 Every `memory_every`-th frame stores its keys [N, C_N] (shared by all objects) and each object's values [N, C_M].
 A query reads all stored positions with a softmax over dot-product affinities (STM). Unlike GAM, its cost grows
@@ -83,39 +85,66 @@ def ensure_capacity(state: MemoryBankState, stored: int) -> MemoryBankState:
 
 
 def write_memory_bank(state: MemoryBankState, key: jax.Array, values: jax.Array, write: jax.Array,
-                      recent: int = 0) -> MemoryBankState:
+                      recent: int = 0, long_slot: jax.Array | None = None) -> MemoryBankState:
   """Stores one frame in the next free slot of each batch element selected by `write`.
 
   A growing memory (`recent` 0): the caller guarantees a free slot (grow first); a write into a full memory is
-  dropped rather than overwriting. A fixed-size memory (`recent` R > 0, capacity 1 + R or less): slot 0 keeps the
-  first frame, and once the memory is full each write replaces the oldest of the other slots, so the memory holds
-  the first frame and the R most recent stored frames for ever.
+  dropped rather than overwriting. A fixed-size memory (`recent` R > 0): slot 0 keeps the first frame, slots 1..R
+  are a ring of the R most recent stored frames (each write replaces the oldest), and any slots after them hold
+  long-term frames, written through `long_slot`.
 
   Args:
     state: the memory.
     key: [B, N, C_N] the frame's keys.
     values: [B, K, N, C_M] each object's values.
-    write: [B] bool.
+    write: [B] bool, store the frame in the next (or the ring's oldest) slot.
     recent: 0, or R (static).
+    long_slot: optional [B] int32, a slot the frame is also stored in (-1: none); see `long_term_slot`.
   """
   slots = jnp.arange(state.capacity)
   slot = state.count
   if recent and state.capacity > 1:
-    slot = jnp.where(state.count < state.capacity, state.count, 1 + (state.count - 1) % (state.capacity - 1))
+    ring = min(recent, state.capacity - 1)
+    slot = jnp.where(state.count < 1 + ring, state.count, 1 + (state.count - 1) % ring)
   target = (slots[None, :] == slot[:, None]) & write[:, None]  # [B, S]
+  wrote = jnp.any(target, axis=1)
+  if long_slot is not None:
+    target = target | (slots[None, :] == long_slot[:, None])
   keys = jnp.where(target[:, :, None, None], key[:, None].astype(state.keys.dtype), state.keys)
   new_values = jnp.where(target[:, None, :, None, None], values[:, :, None].astype(state.values.dtype), state.values)
-  wrote = jnp.any(target, axis=1)
   return MemoryBankState(keys=keys, values=new_values, valid=state.valid | target,
                          count=state.count + wrote.astype(jnp.int32))
 
 
-def read_memory_bank(state: MemoryBankState, query_key: jax.Array) -> jax.Array:
+def long_term_slot(frame_index: jax.Array, recent: int, long_slots: int, long_every: int) -> jax.Array:
+  """The long-term slot a frame is stored in, or -1.
+
+  Every `long_every`-th frame (from frame `long_every` on) replaces the oldest of `long_slots` slots placed after
+  the first frame and the R recent ones, so the memory also holds frames from further back than the recent ring
+  reaches, spaced `long_every` apart, at a fixed size.
+
+  Args:
+    frame_index: [B] int32, the frame's index in the video.
+    recent: R, the recent ring's slots (static).
+    long_slots: L (static).
+    long_every: the spacing of long-term frames, in frames (static).
+
+  Returns:
+    [B] int32 slot indices in 1 + R .. R + L, or -1.
+  """
+  turn = frame_index // long_every - 1
+  due = (frame_index > 0) & (frame_index % long_every == 0)
+  return jnp.where(due, 1 + recent + turn % long_slots, -1).astype(jnp.int32)
+
+
+def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 0) -> jax.Array:
   """Reads the memory for every query position (STM's space-time memory read).
 
   Args:
     state: the memory.
     query_key: [B, N_q, C_N] keys of the current frame.
+    top_k: 0 = a softmax over every stored position; k > 0 = over each query's k most similar positions only (the
+      others get no weight), which keeps a few matches from being drowned by many weak ones (static).
 
   Returns:
     [B, K, N_q, C_M] float32: for each object, the affinity-weighted average of its stored values.
@@ -126,6 +155,9 @@ def read_memory_bank(state: MemoryBankState, query_key: jax.Array) -> jax.Array:
   # A large negative rather than -inf: an empty memory then reads zeros instead of NaN.
   affinity = jnp.where(state.valid[:, None, :, None], affinity, -1e30)
   affinity = affinity.reshape(batch, query_key.shape[1], capacity * positions)
+  if 0 < top_k < capacity * positions:
+    kth = jax.lax.top_k(affinity, top_k)[0][..., -1:]  # [B, N_q, 1], the k-th largest affinity
+    affinity = jnp.where(affinity >= kth, affinity, -1e30)
   weights = jax.nn.softmax(affinity, axis=-1)
   values = state.values.astype(jnp.float32).reshape(batch, state.values.shape[1], capacity * positions, -1)
   return jnp.einsum('bqm,bkmv->bkqv', weights, values)

@@ -182,7 +182,10 @@ class VOSNet(nn.Module):
       write = state.frame_index % cfg.memory_every == 0
       if joining is not None:
         write = write | jnp.any(joining, axis=1)
-      matcher = mb.write_memory_bank(state.matcher, key, values, write, cfg.memory_recent)
+      long_slot = None
+      if cfg.memory_long:
+        long_slot = mb.long_term_slot(state.frame_index, cfg.memory_recent, cfg.memory_long, cfg.memory_long_every)
+      matcher = mb.write_memory_bank(state.matcher, key, values, write, cfg.memory_recent, long_slot)
     return state.replace(matcher=matcher, history=history)
 
   def _gam_logits(self, key: jax.Array) -> jax.Array:
@@ -211,7 +214,7 @@ class VOSNet(nn.Module):
     if cfg.matcher == 'global':
       read = gc.read_global_context(state.matcher, self._gam_logits(query_key), cfg.key_normalization)  # D_T, Eq. 3
     else:
-      read = mb.read_memory_bank(state.matcher, query_key)
+      read = mb.read_memory_bank(state.matcher, query_key, cfg.memory_top_k)
     read = read.reshape(batch, objects, h, w, cfg.value_dim).astype(dtype)
     self.sow('intermediates', 'read', read)  # D_T and V_L, for inspection only (kept when 'intermediates' is mutable)
     self.sow('intermediates', 'query_value', features.query_value)
