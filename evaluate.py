@@ -26,9 +26,9 @@ from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
 
-from vosjax.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
-from vosjax.user_errors import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
-from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.cli.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
+from vosjax.cli.entry_point import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
+from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 PROGRAM = 'evaluate.py'
 
@@ -63,7 +63,7 @@ def main(argv):
 
 def evaluate(args) -> None:
   """Scores a folder, runs a baseline, or evaluates a checkpoint, as the flags (`args`) say."""
-  from vosjax.user_errors import UserError
+  from vosjax.errors import UserError
   if args.results_path or args.davis_root:
     if not (args.results_path and args.davis_root):
       raise UserError('--results_path and --davis_root go together')

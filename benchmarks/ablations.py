@@ -25,7 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vosjax.user_errors import UserError, run_entry_point  # noqa: E402
+from vosjax.errors import UserError  # noqa: E402
+from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, 'configs', 'davis2016_cpu.py')

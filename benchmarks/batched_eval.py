@@ -23,7 +23,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()
 
@@ -34,7 +34,8 @@ from vosjax.data.procedural_video import textured_video  # noqa: E402
 from vosjax.inference import VideoSegmenter  # noqa: E402
 from vosjax.inference.batched_engine import BatchedVideoSegmenter  # noqa: E402
 from vosjax.models import VOSNet, init_variables, paper_config, tiny_config  # noqa: E402
-from vosjax.user_errors import UserError, run_entry_point  # noqa: E402
+from vosjax.errors import UserError  # noqa: E402
+from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 
 PROGRAM = 'batched_eval.py'
 

@@ -67,5 +67,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-  from vosjax.user_errors import run_entry_point
+  from vosjax.cli.entry_point import run_entry_point
   run_entry_point('data_pipeline.py', main)

@@ -3,7 +3,7 @@
   python benchmarks/depthwise.py [--variant lite0] [--repeats 5]
 
 Rows, for each form of the depthwise convolution (`vosjax.models.depthwise`), fp32, with the XLA flags the entry
-points set (`vosjax.xla_defaults`):
+points set (`vosjax.cli.xla_defaults`):
 * inference: the encoder to stride 16 on one 480x864 frame (median of --repeats after compilation);
 * training: forward + backward (gradients with respect to the input and to every weight) on 20 frames of 160x160,
   the recipe's clip batch (4 clips x 5 frames).
@@ -21,7 +21,7 @@ from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()  # before JAX starts its backend
 

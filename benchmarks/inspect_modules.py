@@ -19,7 +19,7 @@ from vosjax.data import davis_videos  # noqa: E402
 from vosjax.evaluation.module_statistics import module_statistics  # noqa: E402
 from vosjax.inference.checkpoint_loading import load_network  # noqa: E402
 from vosjax.data.holdout import holdout_videos  # noqa: E402
-from vosjax.user_errors import run_entry_point  # noqa: E402
+from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 
 MEANING = {
     'alpha': "CAM's alpha = softplus(rho)",

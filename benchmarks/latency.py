@@ -34,7 +34,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()  # before JAX starts its backend
 
@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 
 from vosjax.inference import VideoSegmenter  # noqa: E402
 from vosjax.models import VOSNet, init_variables, paper_config, tiny_config  # noqa: E402
-from vosjax.user_errors import UserError  # noqa: E402
+from vosjax.errors import UserError  # noqa: E402
 
 RESOLUTIONS = {'480p': (480, 854), '1080p': (1080, 1920), '2K': (1080, 2048)}
 
@@ -478,5 +478,5 @@ def _report_parts(rows: list[dict]) -> None:
 
 
 if __name__ == '__main__':
-  from vosjax.user_errors import run_entry_point
+  from vosjax.cli.entry_point import run_entry_point
   run_entry_point('latency.py', main)

@@ -33,7 +33,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from vosjax.user_errors import UserError, run_entry_point  # noqa: E402
+from vosjax.errors import UserError  # noqa: E402
+from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 
 PROGRAM = 'long_video.py'
 EVERY = 100
@@ -59,7 +60,7 @@ def _network(model: str, matcher: str):
 
 def worker(args) -> None:
   """One matcher over the video; appends one JSON line per 100 frames to args.rows (survives an out-of-memory kill)."""
-  from vosjax.xla_defaults import apply_xla_defaults
+  from vosjax.cli.xla_defaults import apply_xla_defaults
   apply_xla_defaults()
   import numpy as np
   from vosjax.data.procedural_video import textured_video

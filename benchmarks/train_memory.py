@@ -63,5 +63,5 @@ def main():
 
 
 if __name__ == '__main__':
-  from vosjax.user_errors import run_entry_point
+  from vosjax.cli.entry_point import run_entry_point
   run_entry_point('train_memory.py', main)

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vosjax.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()  # before JAX starts its backend
 
@@ -137,5 +137,5 @@ def main():
 
 
 if __name__ == '__main__':
-  from vosjax.user_errors import run_entry_point
+  from vosjax.cli.entry_point import run_entry_point
   run_entry_point('train_throughput.py', main)

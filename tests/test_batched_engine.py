@@ -15,7 +15,7 @@ from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
 from vosjax.inference import VideoSegmenter
 from vosjax.inference.batched_engine import BatchedVideoSegmenter
 from vosjax.models import VOSNet, tiny_config
-from vosjax.user_errors import ConfigError
+from vosjax.errors import ConfigError
 
 # Different lengths (so slots free up at different times), one object joining at frame 3, more videos than slots.
 VIDEOS = {'a': dict(num_frames=7, ids_at_start=(3, 7)), 'b': dict(num_frames=3, ids_at_start=(2,), seed=1),

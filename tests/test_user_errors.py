@@ -14,9 +14,9 @@ from data_layouts import write_davis2017
 from vosjax.inference.checkpoint_loading import NetworkMismatchError, load_network
 from vosjax.models import VOSNet, init_variables, tiny_config
 from vosjax.training import checkpoints
-from vosjax.checkpoint_integrity import CHECKSUM_FILE, DamagedCheckpointError, check_checksums
+from vosjax.files.checkpoint_integrity import CHECKSUM_FILE, DamagedCheckpointError, check_checksums
 from vosjax.training.train_state import create_train_state, make_optimizer
-from vosjax.user_errors import ConfigError, one_line
+from vosjax.errors import ConfigError, one_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

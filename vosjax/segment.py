@@ -28,13 +28,14 @@ import time
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_first_mask, user_video_stream
 from vosjax.inference.checkpoint_loading import load_network
-from vosjax import output_folder
+from vosjax.files import output_folder
 from vosjax.inference.engine import VideoSegmenter
-from vosjax.output_folder import INCOMPLETE
-from vosjax.progress import Progress
-from vosjax.user_errors import UserError, one_line, run_entry_point
+from vosjax.files.output_folder import INCOMPLETE
+from vosjax.cli.progress import Progress
+from vosjax.errors import UserError, one_line
+from vosjax.cli.entry_point import run_entry_point
 from vosjax.visualization.overlay import OverlayVideoWriter
-from vosjax.xla_defaults import apply_xla_defaults
+from vosjax.cli.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.segment'
 OWN_FILES = frozenset({'masks', 'overlay.mp4', INCOMPLETE})

@@ -14,8 +14,8 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vosjax.atomic_write import atomic_path
-from vosjax.user_errors import UserError
+from vosjax.files.atomic_write import atomic_path
+from vosjax.errors import UserError
 
 
 class DatasetError(UserError, ValueError):
@@ -80,7 +80,7 @@ def read_mask(path: str, *, binary: bool = False, expected_size: tuple[int, int]
       elif mode in ('L', 'I', 'I;16', '1'):
         ids = np.asarray(image.convert('L') if mode == '1' else image)
       elif mode in ('RGB', 'RGBA'):
-        ids = _rgb_to_ids(np.asarray(image.convert('RGB')), path)
+        ids = palette_colours_to_ids(np.asarray(image.convert('RGB')), path)
       else:
         raise DatasetError(f'{path}: unsupported mask mode {mode!r} (expected an indexed "P" PNG)')
   except FileNotFoundError:
@@ -98,7 +98,8 @@ def read_mask(path: str, *, binary: bool = False, expected_size: tuple[int, int]
   return ids
 
 
-def _rgb_to_ids(rgb: np.ndarray, path: str) -> np.ndarray:
+def palette_colours_to_ids(rgb: np.ndarray, path: str) -> np.ndarray:
+  """[H, W, 3] uint8 DAVIS palette colours -> [H, W] uint8 ids; any other colour raises DatasetError naming `path`."""
   colours, inverse = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
   lookup = np.empty(len(colours), np.uint8)
   unknown = []

@@ -21,7 +21,7 @@ import dataclasses
 from vosjax.data.holdout import HOLDOUT_SPLIT, holdout_videos
 from vosjax.data.registry import DAVIS_SERVER_SPLITS, EVALUATION_DATASETS, read_split
 from vosjax.data.video import FileVideo
-from vosjax.user_errors import ConfigError
+from vosjax.errors import ConfigError
 
 DATASETS = EVALUATION_DATASETS
 SERVER_SPLITS = {'davis': DAVIS_SERVER_SPLITS, 'youtube_vos': ('valid', 'val', 'test'),

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import jax
 from jax.experimental import multihost_utils
 
-from vosjax.atomic_write import atomic_path
+from vosjax.files.atomic_write import atomic_path
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError
 from vosjax.data.video import FileVideo
@@ -28,9 +28,9 @@ from vosjax.inference.checkpoint_loading import load_network
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.metrics import Summary, format_table, remove_csvs, write_csvs
 from vosjax.models import ModelConfig
-from vosjax.progress import Progress
+from vosjax.cli.progress import Progress
 from vosjax.evaluation.eval_datasets import Protocol, evaluated_dataset, protocol, split_videos
-from vosjax.user_errors import ConfigError
+from vosjax.errors import ConfigError
 
 def _check_videos_per_batch(config) -> None:
   videos_per_batch = config.eval.videos_per_batch

@@ -24,14 +24,14 @@ from typing import Callable, Iterator, Sequence
 import jax
 import numpy as np
 
-from vosjax.atomic_write import write_text
+from vosjax.files.atomic_write import write_text
 from vosjax.data.eval_stream import EvalFrame, stream_video
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.video import FileVideo
 from vosjax.inference.batched_engine import BatchedVideoSegmenter
 from vosjax.inference.engine import VideoSegmenter
-from vosjax.output_folder import remove_files
-from vosjax.user_errors import UserError
+from vosjax.files.output_folder import remove_files
+from vosjax.errors import UserError
 
 PROGRESS_DIR = '.progress'
 

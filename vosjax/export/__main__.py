@@ -20,12 +20,13 @@ import argparse
 import os
 import time
 
-from vosjax import output_folder
+from vosjax.files import output_folder
 from vosjax.export.artifact_format import ARTIFACT_FILES, MANIFEST_FILE
-from vosjax.output_folder import INCOMPLETE
-from vosjax.progress import Progress
-from vosjax.user_errors import UserError, one_line, run_entry_point
-from vosjax.xla_defaults import apply_xla_defaults
+from vosjax.files.output_folder import INCOMPLETE
+from vosjax.cli.progress import Progress
+from vosjax.errors import UserError, one_line
+from vosjax.cli.entry_point import run_entry_point
+from vosjax.cli.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.export'
 EXPORT_FILES = frozenset(ARTIFACT_FILES + (MANIFEST_FILE,))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vosjax.file_digest import sha256_of  # noqa: F401 (re-exported: the writer and the runner use it from here)
-from vosjax.user_errors import UserError
+from vosjax.files.digest import sha256_of  # noqa: F401 (re-exported: the writer and the runner use it from here)
+from vosjax.errors import UserError
 
 FORMAT_NAME = 'vosjax-tracker-export'
 FORMAT_VERSION = 1

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vosjax.atomic_write import atomic_path, write_bytes
+from vosjax.files.atomic_write import atomic_path, write_bytes
 import vosjax
 from vosjax.export.artifact_format import (FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, START_FILE, STEP_FILE,
                                            WEIGHTS_FILE, ExportArtifactError, file_records)

@@ -16,9 +16,9 @@ from typing import Callable
 import jax
 
 from vosjax.models import ModelConfig, VOSNet, init_variables
-from vosjax.checkpoint_integrity import (DamagedCheckpointError, VariablesMismatchError, check_checksums, first_line,
-                                        read_variables)
-from vosjax.user_errors import UserError
+from vosjax.files.checkpoint_integrity import (DamagedCheckpointError, VariablesMismatchError, check_checksums,
+                                               read_variables)
+from vosjax.errors import UserError, one_line
 
 
 class CheckpointNotFoundError(UserError, FileNotFoundError):
@@ -87,7 +87,7 @@ def workdir_model_config(workdir: str) -> ModelConfig:
   except FileNotFoundError:
     raise CheckpointNotFoundError(f'{path}: missing; the workdir\'s network is unknown (pass its config)') from None
   except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-    raise CheckpointNotFoundError(f'{path}: not a vosjax training config ({first_line(error)})') from None
+    raise CheckpointNotFoundError(f'{path}: not a vosjax training config ({one_line(error, limit=200)})') from None
 
 
 def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:

@@ -27,7 +27,7 @@ import warnings
 import cv2
 import numpy as np
 
-from vosjax.atomic_write import write_text
+from vosjax.files.atomic_write import write_text
 
 GLOBAL_COLUMNS = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall', 'F-Decay')
 SEQUENCE_COLUMNS = ('Sequence', 'J-Mean', 'F-Mean')

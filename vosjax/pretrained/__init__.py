@@ -20,9 +20,9 @@ import flax
 import jax
 import numpy as np
 
-from vosjax.file_digest import sha256_of
+from vosjax.files.digest import sha256_of
 from vosjax.models import ModelConfig, VOSNet, init_variables
-from vosjax.user_errors import UserError
+from vosjax.errors import UserError
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 DEFAULT = 'davis2016-lite0'

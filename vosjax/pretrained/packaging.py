@@ -16,7 +16,7 @@ import os
 import flax
 import numpy as np
 
-from vosjax.atomic_write import atomic_path, write_text
+from vosjax.files.atomic_write import atomic_path, write_text
 from vosjax.inference.checkpoint_loading import load_network
 from vosjax.pretrained import MODELS_DIR, sha256_of
 

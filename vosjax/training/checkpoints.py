@@ -1,7 +1,7 @@
 """Orbax checkpoints of the train state together with the grain iterator's position.
 
 Saves are atomic (written to a temporary folder, then renamed), so a run killed mid-save resumes from the previous
-checkpoint, and each finished checkpoint gets a checksum record (`vosjax.checkpoint_integrity`). The state is
+checkpoint, and each finished checkpoint gets a checksum record (`vosjax.files.checkpoint_integrity`). The state is
 restored into an abstract target (`jax.eval_shape` of the state with its shardings), so optimiser states come back
 with their types and arrays with their shardings. `restore_readable` resumes from the newest checkpoint that reads back: a
 damaged one is reported in one line, moved to `<workdir>/damaged_checkpoints/` (so that its step can be saved
@@ -19,8 +19,9 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 
-from vosjax.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
-                                                  first_line, write_checksums)
+from vosjax.errors import one_line
+from vosjax.files.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
+                                               write_checksums)
 
 
 def checkpoint_manager(workdir: str, *, max_to_keep: int = 3) -> ocp.CheckpointManager:
@@ -105,14 +106,14 @@ def restore_readable(workdir: str, abstract_state: Any, data_iterator=None, *, m
         if status == 'unverified' and not _is_read_error(error):  # no checksums: only a read error is damage
           raise CheckpointMismatchError(
               f'{step_directory(manager, step)}: the checkpoint (written without checksums) reads but does not fit '
-              f'this config\'s network or optimiser ({first_line(error)}); train with the config that wrote it or '
-              f'use another --workdir') from None
+              f'this config\'s network or optimiser ({one_line(error, limit=200)}); train with the config that wrote '
+              f'it or use another --workdir') from None
         if status == 'intact':
           raise CheckpointMismatchError(
               f'{step_directory(manager, step)}: the checkpoint is intact (checksums match) but does not fit this '
-              f'config\'s network or optimiser ({first_line(error)}); train with the config that wrote it or use '
-              f'another --workdir') from None
-        detail = f'unreadable ({first_line(error)})'
+              f'config\'s network or optimiser ({one_line(error, limit=200)}); train with the config that wrote it or '
+              f'use another --workdir') from None
+        detail = f'unreadable ({one_line(error, limit=200)})'
     problems.append(f'step {step}: {detail}')
     report(f'checkpoint of step {step} in {workdir} is damaged ({detail}); trying the previous one')
     _set_aside(manager, step)

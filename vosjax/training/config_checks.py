@@ -11,7 +11,7 @@ import os
 import jax
 
 from vosjax.models import ModelConfig
-from vosjax.user_errors import ConfigError
+from vosjax.errors import ConfigError
 from vosjax.weights.packaged import WeightsNotFoundError, resolve_weights
 
 

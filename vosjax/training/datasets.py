@@ -8,7 +8,7 @@ from vosjax.data.image_io import DatasetError
 from vosjax.data.pipeline import TrainingSource
 from vosjax.data.registry import TRAINING_DATASETS, read_split
 from vosjax.data.synthetic import ensure_dataset
-from vosjax.user_errors import ConfigError
+from vosjax.errors import ConfigError
 
 def parse_sources(spec: str) -> list[tuple[str, int]]:
   """'davis:5,youtube_vos:1' -> [('davis', 5), ('youtube_vos', 1)]."""

@@ -18,10 +18,10 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from vosjax.checkpoint_integrity import read_variables
+from vosjax.files.checkpoint_integrity import read_variables
 from vosjax.data.pipeline import training_dataset
 from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config
-from vosjax.progress import format_duration
+from vosjax.cli.progress import format_duration
 from vosjax.training import checkpoints
 from vosjax.training.config_checks import check_resume_config, check_training_config, check_workdir
 from vosjax.training.datasets import clip_config, training_sources
@@ -29,7 +29,7 @@ from vosjax.training.sharding import check_batch_size, data_mesh, global_batch, 
 from vosjax.training.stop_signals import StopRequest
 from vosjax.training.train_state import TrainState, create_train_state, learning_rate_schedule, make_optimizer
 from vosjax.training.train_step import make_train_step
-from vosjax.user_errors import ConfigError, UserError
+from vosjax.errors import ConfigError, UserError
 from vosjax.weights import load_imagenet_encoders
 
 # (config, model) -> a callable scoring variables ({'val_JF', ...}) with `len()` videos and

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vosjax.data.image_io import davis_palette
-from vosjax.user_errors import UserError
+from vosjax.errors import UserError
 
 _PALETTE = davis_palette()
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import flax
 import numpy as np
 
-from vosjax.user_errors import UserError
+from vosjax.errors import UserError
 
 
 class WeightConversionError(UserError, ValueError):

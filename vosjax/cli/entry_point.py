@@ -1,39 +1,28 @@
 """One error path for every entry point: a mistake the user can fix is one line on stderr and exit status 2.
 
-Errors a user can cause (flags, configs, paths, data, damaged files) are subclasses of `UserError`, or one of the
-library's own error types that mix it in (`DatasetError`, `CheckpointNotFoundError`, ...). `run_entry_point` prints
-them as `program: message` and exits with 2; any other exception is a bug and keeps its traceback. `--debug` (or
-VOSJAX_DEBUG=1) shows the traceback of a user error too.
+Errors a user can cause are `vosjax.errors.UserError`s. `run_entry_point` prints them as `program: message` and
+exits with 2; any other exception is a bug and keeps its traceback. `--debug` (or VOSJAX_DEBUG=1) shows the
+traceback of a user error too. The same holds for the command line itself: `absl_flags_parser` (train.py,
+evaluate.py, whose configs are ml_collections config files) and `ArgumentParser` (the `python -m vosjax.*` commands)
+report a misspelt flag or a stray positional argument in one line with status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
 from typing import Any, Callable, NoReturn
 
+from vosjax.errors import UserError, one_line
+
 EXIT_USER_ERROR = 2
-
-
-class UserError(Exception):
-  """A problem with the user's input; its message names the thing and the fix."""
-
-
-class ConfigError(UserError, ValueError):
-  """A config value that cannot work (checked before anything is written)."""
 
 
 def debug_requested(argv: list[str] | None = None) -> bool:
   argv = sys.argv[1:] if argv is None else argv
   return '--debug' in argv or os.environ.get('VOSJAX_DEBUG', '') not in ('', '0')
-
-
-def one_line(error: BaseException) -> str:
-  """The error's message on one line (a KeyError's quotes removed)."""
-  text = str(error.args[0]).strip("'\"") if isinstance(error, KeyError) and error.args else str(error)
-  text = text.strip()
-  return ' '.join(part.strip() for part in text.replace("\\'", "'").splitlines() if part.strip()) or type(error).__name__
 
 
 def fail(program: str, message: str) -> NoReturn:
@@ -94,6 +83,17 @@ def absl_flags_parser(program: str) -> Callable[[list[str]], list[str]]:
           raise
         cause = error.__cause__ or error
         fail(program, f'--config: cannot load the config file ({one_line(cause)[:300]})')
+    if len(remaining) > 1:  # as flax's examples: `train.py configs/x.py` must not train the default silently
+      fail(program, f'unexpected positional arguments {" ".join(remaining[1:])}; every argument is a flag (did you '
+                    f'mean --config {remaining[1]}?) (see --help)')
     return remaining
 
   return parse
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse for the `python -m vosjax.*` commands: a mistake (an unknown flag, a missing or ill-typed value, a
+  positional argument) is a UserError, so `run_entry_point` reports it in one line with status 2."""
+
+  def error(self, message):
+    raise UserError(f'{message} (see --help)')

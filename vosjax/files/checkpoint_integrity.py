@@ -17,8 +17,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from vosjax.atomic_write import atomic_path
-from vosjax.user_errors import UserError
+from vosjax.files.atomic_write import atomic_path
+from vosjax.errors import UserError, one_line
 
 CHECKSUM_FILE = 'vosjax_checksums.json'
 
@@ -29,12 +29,6 @@ class DamagedCheckpointError(UserError, OSError):
 
 class CheckpointMismatchError(UserError, ValueError):
   """A checkpoint whose files are intact does not fit the state asked for (another network or config)."""
-
-
-def first_line(error: BaseException, limit: int = 200) -> str:
-  """An exception's message on one line, cut to `limit` characters (orbax's can hold kilobytes of spec)."""
-  text = ' '.join(str(error).split()) or type(error).__name__
-  return text[:limit] + '...' if len(text) > limit else text
 
 
 def _crc32(path: str) -> int:
@@ -110,7 +104,7 @@ def read_variables(directory: str, step: int, abstract_variables: Any) -> dict:
   try:
     restored = manager.restore(step, args=ocp.args.Composite(state=restore))['state']
   except Exception as error:  # noqa: BLE001 (orbax and tensorstore raise many types on bad files)
-    raise DamagedCheckpointError(f'{directory}/{step}: cannot be read ({first_line(error)})') from None
+    raise DamagedCheckpointError(f'{directory}/{step}: cannot be read ({one_line(error, limit=200)})') from None
   finally:
     manager.close()
   for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(abstract), jax.tree.leaves(restored)):
