@@ -1,6 +1,6 @@
 """Train-step throughput and compiled memory next to the input pipeline's clips/s: which one limits training.
 
-  python benchmarks/train_throughput.py [--quick] [--json PATH]
+  python benchmarks/train_throughput.py [--quick] [--json PATH] [--davis_root DIR]
 
 Rows: the synthetic default (tiny network, batch 4 x 5 frames x 96x96, 2 objects; its pipeline: the synthetic
 set, 1 worker, as configs/synthetic.py) and the paper's full setting (ResNet-50/18, 10 frames x 384x384, 3 objects,
@@ -8,13 +8,19 @@ remat; its pipeline: 10-frame 384x384 clips from 480p frames, 2 workers). The st
 timed as the median over steps after compilation on random clips; memory is XLA's analysis of the compiled step.
 On a CPU one step of the paper's full batch takes many minutes, so its step is timed once at batch 1 without remat
 (the faster program here; it fits in host memory) and the full batch of 4 with remat is compiled for its memory
-only. --quick times fewer synthetic steps and the paper's network on 3-frame 192x192 clips (a reduced row, labelled
+only. With --davis_root (DAVIS 2016's training videos, as configs/davis2016_cpu.py reads them) it also times the
+real-video recipe's step (frozen Lite0, batch 4 x 5 x 192^2) with 1 and 2 objects per clip, and its input, one
+worker alone, three ways: decoding the JPEG and PNG of every frame of every clip (`clip.cache_short_side=0`),
+decoding each frame once and keeping it at a 432-pixel short side (the recipe), and the same with objects pasted
+from other videos (`clip.paste_probability`); a worker's share of a core at the step's pace is then
+step clips/s / pipeline clips/s. --quick times fewer synthetic steps and the paper's network on 3-frame 192x192 clips (a reduced row, labelled
 so), and reads fewer pipeline batches.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,10 +46,11 @@ from vosjax.training.train_state import create_train_state, make_optimizer  # no
 from vosjax.training.train_step import make_train_step  # noqa: E402
 
 
-def compiled_step(model_config, batch: int, frames: int, size: int, objects: int, remat: bool):
+def compiled_step(model_config, batch: int, frames: int, size: int, objects: int, remat: bool,
+                  frozen_encoder: bool = False):
   """(the compiled train step, its state, a random batch, compile seconds, compiled memory in bytes, GFLOP/step)."""
   model = VOSNet(model_config)
-  optimizer = make_optimizer(1e-5)
+  optimizer = make_optimizer(1e-5, frame_encoder_lr_scale=0.0 if frozen_encoder else 1.0)
   state = create_train_state(init_variables(model), optimizer)
   rng = np.random.default_rng(0)
   labels = np.zeros((batch, frames, size, size), np.uint8)
@@ -52,7 +59,8 @@ def compiled_step(model_config, batch: int, frames: int, size: int, objects: int
   data = {'frames': rng.integers(0, 255, (batch, frames, size, size, 3), dtype=np.uint8), 'labels': labels,
           'object_valid': np.ones((batch, objects), bool)}
   began = time.perf_counter()
-  step = jax.jit(make_train_step(model, optimizer, remat=remat), donate_argnums=0).lower(state, data).compile()
+  train_step = make_train_step(model, optimizer, remat=remat, freeze_frame_encoder=frozen_encoder)
+  step = jax.jit(train_step, donate_argnums=0).lower(state, data).compile()
   compile_s = time.perf_counter() - began
   print(f'.. compiled batch {batch} x {frames} x {size}^2 in {compile_s:.0f} s', file=sys.stderr, flush=True)
   memory = step.memory_analysis()
@@ -63,9 +71,10 @@ def compiled_step(model_config, batch: int, frames: int, size: int, objects: int
 
 
 def time_step(model_config, batch: int, frames: int, size: int, objects: int, remat: bool, steps: int,
-              warmup: bool = True) -> dict:
+              warmup: bool = True, frozen_encoder: bool = False) -> dict:
   """The median step time over `steps` steps (after one warm-up step) and the compiled memory."""
-  step, state, data, compile_s, total, gflop = compiled_step(model_config, batch, frames, size, objects, remat)
+  step, state, data, compile_s, total, gflop = compiled_step(model_config, batch, frames, size, objects, remat,
+                                                             frozen_encoder)
   times = []
   for _ in range(steps + int(warmup)):
     began = time.perf_counter()
@@ -80,10 +89,11 @@ def time_step(model_config, batch: int, frames: int, size: int, objects: int, re
           'gflop_per_s': round(gflop / seconds, 1)}
 
 
-def pipeline_rate(videos, clips: ClipConfig, workers: int, batches: int, batch_size: int = 4) -> float:
+def pipeline_rate(videos, clips: ClipConfig, workers: int, batches: int, batch_size: int = 4,
+                  warmup_batches: int = 0) -> float:
   iterator = iter(training_dataset([TrainingSource('bench', tuple(videos))], clips, batch_size, seed=0,
                                    num_workers=workers))
-  for _ in range(2 + 2 * workers):  # start-up and prefetch buffers
+  for _ in range(max(warmup_batches, 2 + 2 * workers)):  # start-up and prefetch buffers (and a warm frame cache)
     next(iterator)
   began = time.perf_counter()
   for _ in range(batches):
@@ -91,13 +101,49 @@ def pipeline_rate(videos, clips: ClipConfig, workers: int, batches: int, batch_s
   return round(batches * batch_size / (time.perf_counter() - began), 2)
 
 
+def recipe_rows(davis_root: str, steps: int, batches: int) -> list[dict]:
+  """The real-video recipe's step with 1 and 2 objects, and its input three ways (see the module docstring)."""
+  from configs import davis2016_cpu
+  from vosjax.training.datasets import training_sources
+  config = davis2016_cpu.get_config()
+  config.data.davis_root = davis_root
+  network = ModelConfig.from_dict(config.model.to_dict())
+  clips = clip_config(config)
+  videos = training_sources(config.data)[0].videos
+  inputs = {'every clip decodes': dict(cache_short_side=0, paste_probability=0.0),
+            'decoded once (432)': dict(cache_short_side=432, paste_probability=0.0),
+            'decoded once + paste': dict(cache_short_side=432, paste_probability=0.6)}
+  rates = {}
+  for name, fields in inputs.items():
+    # Two passes over the videos' frames first, so that the cache holds (nearly) every frame, as in a long run.
+    rates[name] = pipeline_rate(videos, dataclasses.replace(clips, **fields), 1, batches,
+                                warmup_batches=0 if not fields['cache_short_side'] else 2 * 1622 // 20)
+    print(f'.. input {name}: {rates[name]} clips/s', file=sys.stderr, flush=True)
+  rows = []
+  for objects in (1, 2):
+    row = time_step(network, config.train.batch_size, clips.num_frames, clips.crop_size, objects, False, steps,
+                    frozen_encoder=True)
+    row.update(setting=f'real-video recipe, K={objects}', pipeline_workers=1, input_rates=rates,
+               pipeline_clips_per_s=rates['decoded once + paste' if objects > 1 else 'decoded once (432)'])
+    rows.append(row)
+    print(f'.. {row}', file=sys.stderr, flush=True)
+  return rows
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--quick', action='store_true')
   parser.add_argument('--json')
+  parser.add_argument('--davis_root', help='add the real-video recipe rows (DAVIS 2016 training videos)')
+  parser.add_argument('--recipe_only', action='store_true', help='only the real-video recipe rows')
   args = parser.parse_args()
   flags.FLAGS.mark_as_parsed()
   rows = []
+  if args.davis_root:
+    rows += recipe_rows(args.davis_root, 5 if args.quick else 20, 10 if args.quick else 40)
+  if args.recipe_only:
+    _print_recipe(rows)
+    return
   config = synthetic.get_config()
   tiny = ModelConfig.from_dict(config.model.to_dict())
   clips = clip_config(config)
@@ -131,9 +177,23 @@ def main():
           f'{r["step_clips_per_s"]:>12.2f} {r["compiled_gib"]:>12.2f} {r["gflop_per_s"]:>8.1f} '
           f'{r["pipeline_clips_per_s"]:>16.2f} '
           f'{limit:>9}')
+  _print_recipe([r for r in rows if 'input_rates' in r])
   if args.json:
     with open(args.json, 'w') as f:
       json.dump(rows, f, indent=1)
+
+
+def _print_recipe(rows: list[dict]) -> None:
+  if not rows:
+    return
+  print(f'\nReal-video recipe ({os.cpu_count()} cores, {platform.processor() or platform.machine()}): the step, '
+        f'and one input worker alone')
+  print('| objects per clip | step s (batch 4) | step clips/s |\n|---|---|---|')
+  for r in rows:
+    print(f'| {r["objects"]} | {r["step_s"]:.3f} | {r["step_clips_per_s"]:.2f} |')
+  print('| input | clips/s (1 worker) | worker core share at the K=1 step\'s pace |\n|---|---|---|')
+  for name, rate in rows[0]['input_rates'].items():
+    print(f'| {name} | {rate:.2f} | {rows[0]["step_clips_per_s"] / rate:.2f} |')
 
 
 if __name__ == '__main__':
