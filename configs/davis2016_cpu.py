@@ -82,7 +82,10 @@ def get_config():
   config.clip.num_frames = 5
   config.clip.crop_size = 192
   config.clip.scale_range = (1.5, 2.25)  # frames at about a 360-pixel short side, the evaluation's scale
-  config.clip.max_objects = 1
+  config.clip.max_objects = 2  # DAVIS 2016 has one object per video: the second comes from another video (paste)
+  config.clip.paste_probability = 0.6  # up to two objects pasted from other videos, as targets or distractors
+  config.clip.paste_max = 2
+  config.clip.cache_short_side = 432  # decoded once; the largest zoom (2.25 * 192 px) never upsamples
   config.clip.max_skip = 5
   config.clip.skip_growth = 0
   config.optim.train_bn_affine = True  # BN layers trained from scratch start as identities: train their scale and bias
@@ -90,8 +93,8 @@ def get_config():
   config.optim.schedule = 'cosine'
   config.optim.warmup_steps = 100
   config.train.batch_size = 4
-  config.train.num_steps = 6000
+  config.train.num_steps = 2000
   config.train.log_every = 50
   config.train.checkpoint_every = 500
-  config.train.eval_every = 0
+  config.train.eval_every = 1000
   return config
