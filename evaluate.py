@@ -11,7 +11,9 @@ evaluation resumes where it stopped. Any config field can be overridden, e.g. `-
 A baseline instead of the network (copy-first-frame, or optical-flow propagation), same writer and scorer:
   python evaluate.py --config C --split holdout --baseline optical_flow --config.data.davis_root=D
 
-A model shipped with vosjax, with no workdir and no --config:
+--checkpoint names what is evaluated, as for `python -m vosjax.segment` and `python -m vosjax.export`: a model
+shipped with vosjax (no workdir, and the network comes from the model, not from --config), a training workdir (as
+--workdir) or one step folder `<workdir>/checkpoints/<step>`:
   python evaluate.py --checkpoint davis2016-lite0 --split val --config.eval.dataset=davis --config.data.davis_root=D \
       --out O
 
@@ -29,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that config
 from vosjax.cli.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
 from vosjax.cli.entry_point import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
 from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
+from vosjax.evaluation.baselines import BASELINES  # noqa: E402
 
 PROGRAM = 'evaluate.py'
 
@@ -36,16 +39,18 @@ apply_xla_defaults()
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'synthetic.py')
 define_config_flag(PROGRAM, DEFAULT_CONFIG, 'a configs/*.py file')
-flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated')
+flags.DEFINE_string('workdir', 'runs/synthetic', 'the training workdir whose checkpoint is evaluated (without '
+                    '--checkpoint); also where a baseline\'s results go')
 flags.DEFINE_string('split', 'val', 'the split to evaluate (DAVIS: val, train, test-dev, holdout; YouTube-VOS, MOSE, '
                     'LVOS: valid; Long-time Video: val); docs/datasets.md')
 flags.DEFINE_string('out', None, 'where results go (default <workdir>/eval/<split>; eval/<name>/<split> for a '
                     'shipped model)')
-flags.DEFINE_string('checkpoint', None, 'evaluate a model shipped with vosjax by name (vosjax.pretrained.names()), '
-                    'with no workdir and no --config')
+flags.DEFINE_string('checkpoint', None, 'what to evaluate: a shipped model\'s name (vosjax.pretrained.names(); its '
+                    'own network, no --config needed), a training workdir or <workdir>/checkpoints/<step> (default: '
+                    '--workdir)')
 flags.DEFINE_string('results_path', None, 'score this existing results folder (with --davis_root), no model')
 flags.DEFINE_string('davis_root', None, 'the DAVIS folder holding the ground truth for --results_path')
-flags.DEFINE_enum('baseline', None, ['copy_first_frame', 'optical_flow', 'feature_propagation'],
+flags.DEFINE_enum('baseline', None, list(BASELINES),
                   'segment the split with this baseline instead of a network (into --out, default '
                   '<workdir>/baselines/<name>/<split>) and score it')
 flags.DEFINE_integer('year', 2017, 'DAVIS year for --results_path (2017 or 2016)')
@@ -64,6 +69,7 @@ def main(argv):
 def evaluate(args) -> None:
   """Scores a folder, runs a baseline, or evaluates a checkpoint, as the flags (`args`) say."""
   from vosjax.errors import UserError
+  from vosjax.files import workdir as workdir_layout
   if args.results_path or args.davis_root:
     if not (args.results_path and args.davis_root):
       raise UserError('--results_path and --davis_root go together')
@@ -73,16 +79,12 @@ def evaluate(args) -> None:
     return
   if args.baseline:
     from vosjax.evaluation.evaluate_lib import evaluate_baseline
-    out = args.out or os.path.join(args.workdir, 'baselines', args.baseline, args.split)
+    out = args.out or workdir_layout.baseline_dir(args.workdir, args.baseline, args.split)
     evaluate_baseline(args.config, args.baseline, args.split, out)
     return
   initialize_distributed()
-  if args.checkpoint:
-    from vosjax.evaluation.evaluate_lib import evaluate_shipped
-    evaluate_shipped(args.config, args.checkpoint, args.split, args.out)
-    return
   from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
-  evaluate_checkpoint(args.config, args.workdir, args.split, args.out)
+  evaluate_checkpoint(args.config, args.checkpoint or args.workdir, args.split, args.out)
 
 
 if __name__ == '__main__':

@@ -43,6 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vosjax.inference import VideoSegmenter  # noqa: E402
+from vosjax.inference.memory_policy import MemoryPolicy  # noqa: E402
 from vosjax.models import VOSNet, init_variables, paper_config, tiny_config  # noqa: E402
 from vosjax.errors import UserError  # noqa: E402
 
@@ -110,7 +111,7 @@ def _state_after(segmenter: VideoSegmenter, state, frames_seen: int, unpadded: b
       capacity *= 2
     if unpadded:
       capacity = stored
-    if config.memory_recent:  # a fixed-size memory: the first and the most recent frames, whatever the length
+    if MemoryPolicy.of(config).fixed_size:  # the first and the most recent frames, whatever the length
       capacity = stored = min(stored, 1 + config.memory_recent)
     bank = state.matcher
     tile = lambda x, axis: jnp.concatenate([jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis), stored, axis=axis),
@@ -146,7 +147,7 @@ def prepare_step(model: VOSNet, variables, height: int, width: int, objects: int
                            geometry=geometry)
   # GAM memorises every frame; the memory bank memorises every 5th, so its median frame is one it does not store
   # (the mask encoder is skipped). Each timed frame starts from the same state, so the cost is that of frame N+1.
-  store = model.config.matcher == 'global' or model.config.memory_every == 1
+  store = MemoryPolicy.of(model.config).stores_every_frame
   state = _state_after(segmenter, start, seen, unpadded)
   key = (id(model), geometry, objects, store, tuple(x.shape for x in jax.tree.leaves(state)))
   compile_s = 0.0
@@ -189,7 +190,7 @@ def measure(model: VOSNet, variables, height: int, width: int, objects: int, fra
   at a capacity equal to the frames it stores."""
   cases = [prepare_step(model, variables, height, width, objects, seen, timed, short_side, warmup)
            for seen in frames_seen]
-  if model.config.matcher == 'memory_bank' and not model.config.memory_recent:
+  if MemoryPolicy.of(model.config).grows:
     cases += [prepare_step(model, variables, height, width, objects, seen, timed, short_side, warmup,
                            unpadded=True) for seen in frames_seen]
   return time_round_robin(cases, timed)
@@ -240,7 +241,7 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
   with tempfile.TemporaryDirectory() as directory:
     for path, setting in PATHS.items():
       # GAM, or the network's own matcher where its state has a fixed size (the real-video recipe's)
-      matcher = base.matcher if base.memory_recent else 'global'
+      matcher = base.matcher if MemoryPolicy.of(base).fixed_size else 'global'
       model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher=matcher))
       if path.startswith('jax-export'):
         case = prepare_exported(model, variables, height, width, objects, timed, warmup, directory)

@@ -1,16 +1,7 @@
-"""The paper's pre-training on COCO still images: 3-frame pseudo-videos made by random affine transforms."""
+"""The paper's pre-training on COCO still images: 3-frame pseudo-videos made by random affine transforms.
 
-from configs import base
+The recipe lives in the package (vosjax/configs/coco_pretrain.py); this file is what
+`--config configs/coco_pretrain.py` reads.
+"""
 
-
-def get_config():
-  config = base.get_config()
-  config.data.sources = 'coco:1'
-  config.clip.num_frames = 3
-  config.clip.rotation_degrees = 20.0
-  config.clip.shear_degrees = 10.0
-  config.clip.frame_scale_range = (0.8, 1.2)
-  config.clip.frame_translate = 0.1
-  config.train.num_steps = 300_000
-  config.train.eval_every = 0
-  return config
+from vosjax.configs.coco_pretrain import get_config  # noqa: F401

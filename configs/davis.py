@@ -1,11 +1,6 @@
-"""Main training on DAVIS 2017 train (the paper's settings), validated on DAVIS 2017 val."""
+"""Main training on DAVIS 2017 train (the paper's settings), validated on DAVIS 2017 val.
 
-from configs import base
+The recipe lives in the package (vosjax/configs/davis.py); this file is what `--config configs/davis.py` reads.
+"""
 
-
-def get_config():
-  config = base.get_config()
-  config.data.sources = 'davis:1'
-  config.data.val_source = 'davis'
-  config.train.init_from = 'runs/coco_pretrain'
-  return config
+from vosjax.configs.davis import get_config  # noqa: F401

@@ -1,11 +1,7 @@
-"""Main training on YouTube-VOS 2018 train (skips divided by 5 for its every-5th-frame annotation)."""
+"""Main training on YouTube-VOS 2018 train (skips divided by 5 for its every-5th-frame annotation).
 
-from configs import base
+The recipe lives in the package (vosjax/configs/youtube_vos.py); this file is what
+`--config configs/youtube_vos.py` reads.
+"""
 
-
-def get_config():
-  config = base.get_config()
-  config.data.sources = 'youtube_vos:1'
-  config.data.val_source = ''  # YouTube-VOS valid has no public ground truth: evaluate with the official server
-  config.train.init_from = 'runs/coco_pretrain'
-  return config
+from vosjax.configs.youtube_vos import get_config  # noqa: F401

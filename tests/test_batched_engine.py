@@ -1,5 +1,5 @@
 """Many videos in one batched step (`eval.videos_per_batch`): the same masks as one video at a time, slots refilled
-as videos end, objects joining mid-video, videos grouped by frame size, the memory bank refused."""
+as videos end, objects joining mid-video, videos grouped by frame size, a growing memory bank refused."""
 
 import dataclasses
 import os
@@ -56,14 +56,15 @@ def test_batched_videos_give_the_masks_of_one_video_at_a_time():
   assert 9 in got['c'][3][1] and all(9 not in ids for _, ids in got['c'][:3])  # the join, and nothing before it
 
 
-def test_the_memory_bank_cannot_batch_videos():
+def test_a_growing_memory_bank_cannot_batch_videos(workdir, tmp_path):  # noqa: F811
   bank = VOSNet(dataclasses.replace(tiny_config(), matcher='memory_bank'))
-  with pytest.raises(ValueError, match='global-context matcher'):
+  with pytest.raises(ValueError, match='a memory bank that grows with the video'):
     BatchedVideoSegmenter(VideoSegmenter(bank, _variables()), videos_per_batch=2)
   config = _config(eval__videos_per_batch=2)
-  config.model.matcher = 'memory_bank'
-  with pytest.raises(ConfigError, match='videos_per_batch=2: batching videos needs'):
-    evaluate_checkpoint(config, '/nonexistent', 'val')
+  config.model.matcher = 'memory_bank'  # an inference-time choice: the workdir's GAM network with a growing bank
+  with pytest.raises(ConfigError, match='videos_per_batch=2: batching videos needs a state of fixed size'):
+    evaluate_checkpoint(config, workdir, 'val', str(tmp_path / 'out'))
+  assert not (tmp_path / 'out').exists()  # refused before anything is written
 
 
 def _two_size_davis(root):

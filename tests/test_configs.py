@@ -1,4 +1,5 @@
-"""Every config under configs/ loads and builds its network config."""
+"""The recipes: every config under configs/ loads and builds its network config; the paper's values; the skip
+curriculum of the base config; the refusal to train a paper-size encoder from random weights; a bad override."""
 
 import importlib.util
 import os
@@ -33,7 +34,7 @@ def test_config_loads_and_builds_the_model_config(path):
 def test_a_misspelt_override_stops_train_py_naming_the_field():
   result = subprocess.run([sys.executable, str(CONFIG_DIR.parent / 'train.py'), '--config.train.num_stepz=5'],
                           capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS='cpu'), timeout=300)
-  assert result.returncode != 0
+  assert result.returncode == 2  # a user error (vosjax.cli.entry_point)
   assert 'num_stepz' in result.stderr, result.stderr[-2000:]
 
 
@@ -73,3 +74,29 @@ def test_model_config_round_trips_and_rejects_bad_values():
     tiny_config(matcher='nearest')
   with pytest.raises(ValueError, match='3 stages'):
     ModelConfig.from_dict({'frame_encoder': {'depths': (3, 4, 6, 3), 'widths': (64, 128, 256, 512)}})
+
+
+def test_curriculum_epoch_counts_clips_when_configured():
+  from vosjax.data.clip_sampling import ClipConfig, curriculum_epoch, max_skip_at_epoch
+  config = ClipConfig(max_skip=10, skip_growth=5, skip_growth_epochs=20, epoch_clips=7500)
+  assert curriculum_epoch(config, 7499, list_length=60) == 0
+  assert curriculum_epoch(config, 7500, list_length=60) == 1
+  assert curriculum_epoch(ClipConfig(), 7500, list_length=60) == 125  # 0: a pass over the list
+  # The paper's schedule (150,000 steps of 4 clips) with the base config: the cap arrives three quarters in.
+  clips = _load(CONFIG_DIR / 'base.py').clip
+  config = ClipConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in clips.to_dict().items()})
+  skip_at = lambda step: max_skip_at_epoch(config, curriculum_epoch(config, step * 4, list_length=60))
+  assert [skip_at(s) for s in (0, 37_499, 37_500, 75_000, 112_499, 112_500, 149_999)] == [10, 10, 15, 20, 20, 25, 25]
+
+
+def test_a_paper_size_encoder_from_random_weights_is_refused_unless_allowed():
+  from vosjax.training.train_lib import RandomPaperEncoderError, check_encoder_initialisation
+  config = _load(CONFIG_DIR / 'base.py')
+  with pytest.raises(RandomPaperEncoderError, match='allow_random_init'):
+    check_encoder_initialisation(config)
+  config.train.allow_random_init = True
+  check_encoder_initialisation(config)
+  config.train.allow_random_init = False
+  config.train.imagenet_frame_encoder = 'resnet50.pth'
+  check_encoder_initialisation(config)
+  check_encoder_initialisation(_load(CONFIG_DIR / 'synthetic.py'))  # the tiny network has no ImageNet weights

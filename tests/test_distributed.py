@@ -7,6 +7,9 @@ import sys
 
 import jax
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow  # two training processes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

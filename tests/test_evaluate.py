@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import synthetic
+from vosjax.configs import synthetic
 from data_layouts import (rescored_jf, square_ids, write_davis2016_release, write_davis2017, write_jpeg,
                           write_youtube_vos)
 from vosjax.data import davis_videos
@@ -98,6 +98,31 @@ def test_scoring_refuses_a_missing_prediction_naming_it(davis_root, tmp_path):
     Image.fromarray(square_ids(40, 64, t, 2), mode='P').save(results / 'alpha' / f'{t:05d}.png')
   with pytest.raises(DatasetError, match=r'beta/00000\.png: missing prediction'):
     score_folder(str(results), davis_root, 'val', workers=1)
+
+
+def test_re_evaluating_a_workdir_after_more_training_replaces_its_results(workdir, davis_root, tmp_path):
+  """The default folder <workdir>/eval/<split> holds the last run's masks, CSVs and statistics; evaluating the same
+  workdir after another checkpoint is saved replaces them (it used to refuse its own eval_stats-<split>.json)."""
+  import shutil
+  trained = tmp_path / 'workdir'
+  shutil.copytree(workdir, trained)
+  first = evaluate_checkpoint(_davis_config(davis_root), str(trained), 'val')
+  out = trained / 'eval' / 'val'
+  assert first['results_path'] == str(out) and json.loads((out / 'eval_stats-val.json').read_text())['frames'] == 46
+  config = synthetic.get_config()  # "more training": a checkpoint of step 9 with other weights
+  model = VOSNet(ModelConfig.from_dict(config.model.to_dict()))
+  manager = checkpoints.checkpoint_manager(str(trained))
+  checkpoints.save(manager, 9, create_train_state(init_variables(model, seed=5), make_optimizer(1e-3)))
+  manager.wait_until_finished()
+  second = evaluate_checkpoint(_davis_config(davis_root), str(trained), 'val')
+  assert second['checkpoint'].endswith('checkpoints/9') and second['frames'] == 46
+  stats = json.loads((out / 'eval_stats-val.json').read_text())
+  assert stats['checkpoint'].endswith('checkpoints/9') and stats['resumed_videos'] == 0  # nothing kept from step 7
+  assert sorted(os.listdir(out / 'alpha')) == [f'{t:05d}.png' for t in range(6)]
+  # A step folder names one checkpoint, as for segment and export; its results go to its workdir's eval folder.
+  again = evaluate_checkpoint(_davis_config(davis_root), str(trained / 'checkpoints' / '7'), 'val')
+  assert again['checkpoint'].endswith('checkpoints/7') and again['results_path'] == str(out)
+  assert again['J&F-Mean'] == pytest.approx(first['J&F-Mean'], abs=1e-12)
 
 
 def test_a_config_of_another_network_is_refused_naming_the_fields(workdir, davis_root, tmp_path):

@@ -208,7 +208,7 @@ def test_damaged_artifacts_and_wrong_inputs_are_refused(variables, tmp_path):
   three_objects[:4, :4] = 3
   with pytest.raises(ExportArtifactError, match=r'3 objects \(ids \[1, 2, 3\]\).*--objects 3'):
     next(tracker.segment([frame], three_objects))
-  with pytest.raises(ExportArtifactError, match='matcher=.memory_bank.'):
+  with pytest.raises(ExportArtifactError, match='a memory bank that grows with the video'):
     export_tracker(VOSNet(tiny_config(matcher='memory_bank')), variables, tmp_path / 'bank', HEIGHT, WIDTH, 1)
 
 
@@ -267,3 +267,22 @@ def test_bad_arguments_are_one_line_and_status_2(cli_artifact, frames_dir, workd
                           cwd=ROOT, env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, timeout=120)
   assert result.returncode == 2 and result.stderr.startswith('vosjax.export: ') and '--out' in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_fixed_size_memory_bank_exports_and_equals_the_engine(tmp_path):
+  """The shipped model's kind of network: a memory bank of the first frame and the 2 latest stored frames, storing
+  every 2nd frame. The exported step stores every frame and the network keeps only those its ring takes, so its
+  labels equal the engine's (which skips the mask encoder on the other frames) at every frame."""
+  model = VOSNet(tiny_config(matcher='memory_bank', memory_every=2, memory_recent=2))
+  bank_variables = init_variables(model, seed=0)
+  manifest = export_tracker(model, bank_variables, tmp_path, HEIGHT, WIDTH, OBJECTS)
+  assert manifest['matcher'] == 'memory_bank'
+  video, first = _frames(), _first_ids()
+  exported = list(ExportedTracker(tmp_path).segment(video, first))
+  engine = [ids for _, ids in VideoSegmenter(model, bank_variables).segment(
+      EvalFrame(index=t, name=str(t), image=frame, given_ids=first if t == 0 else None,
+                new_object_ids=(1, 2) if t == 0 else ()) for t, frame in enumerate(video))]
+  assert len(exported) == len(engine) == FRAMES
+  for t in range(FRAMES):
+    np.testing.assert_array_equal(exported[t], engine[t], err_msg=f'frame {t}')
+

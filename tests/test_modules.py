@@ -166,3 +166,13 @@ def test_two_tap_resize_and_its_gradient_equal_the_interpolation_matrices():
     loss = lambda f: lambda y: jnp.sum(jnp.sin(f(y)))
     np.testing.assert_allclose(jax.grad(loss(lambda y: resize_to(y, height, width)))(x), jax.grad(loss(dense))(x),
                                atol=1e-5)
+
+
+def test_mem_without_position_channels_has_a_narrower_first_conv():
+  from vosjax.models import VOSNet, init_variables
+  shapes = {}
+  for use_position in (True, False):
+    model = VOSNet(tiny_config(mem_position=use_position))
+    variables = init_variables(model, seed=0)
+    shapes[use_position] = variables['params']['mask_embedding']['conv0']['kernel'].shape
+  assert shapes[True][2] == shapes[False][2] + 3  # the three position channels

@@ -118,17 +118,17 @@ def test_segment_uses_the_shipped_default_and_says_once_that_it_scales_large_fra
 
 
 def test_evaluate_and_export_take_a_shipped_name_without_workdir_or_config(models_dir, tmp_path, monkeypatch):
-  from configs import synthetic
+  from vosjax.configs import synthetic
   from data_layouts import rescored_jf, write_davis2017
   from vosjax.data import davis_videos
-  from vosjax.evaluation.evaluate_lib import evaluate_shipped
+  from vosjax.evaluation.evaluate_lib import evaluate_checkpoint
   from vosjax.export.__main__ import main as export_main
   monkeypatch.setenv('VOSJAX_MODELS_DIR', models_dir[0])
   root = write_davis2017(str(tmp_path / 'davis'), {'a': ('val', 4, 1), 'b': ('val', 4, 2)}, height=40, width=64)
   config = synthetic.get_config()
   config.eval.dataset = 'davis'
   config.data.davis_root = root
-  results = evaluate_shipped(config, 'tiny-test', 'val', str(tmp_path / 'out'))
+  results = evaluate_checkpoint(config, 'tiny-test', 'val', str(tmp_path / 'out'))
   assert results['frames'] == 8 and results['checkpoint'] == 'the shipped model tiny-test'
   assert results['J&F-Mean'] == pytest.approx(rescored_jf(str(tmp_path / 'out'), davis_videos(root, 'val')), abs=1e-6)
   export_main(['--checkpoint', 'tiny-test', '--out', str(tmp_path / 'artifact'), '--height', '40', '--width', '64'])

@@ -4,6 +4,7 @@ bad input refused before the network loads; the overlay drawing."""
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -265,3 +266,31 @@ def test_a_frame_corrupt_mid_video_leaves_a_marked_partial_result(workdir, input
   message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
   assert message.startswith('vosjax.segment: ') and 'frame_003.jpg' in message and 'INCOMPLETE' in message, message
   assert (out / 'INCOMPLETE').is_file() and not (out / 'overlay.mp4').exists()
+
+
+def test_segment_equals_the_engine_frame_by_frame_at_the_workdirs_own_resolution(workdir, inputs, tmp_path, capsys):
+  """A workdir segments at its config's eval.short_side (here 48) unless --short_side is given, and the command's
+  masks are the engine's, frame by frame."""
+  from vosjax.data.user_video import user_video_stream
+  from vosjax.inference import VideoSegmenter
+  from vosjax.inference.checkpoint_loading import load_network
+  _, frames_dir, mask = inputs
+  recipe = tmp_path / 'recipe'
+  shutil.copytree(workdir, recipe)
+  (recipe / 'config.json').write_text(json.dumps({'model': dataclasses.asdict(tiny_config()),
+                                                  'eval': {'short_side': 48}}))
+  out = tmp_path / 'out'
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', str(recipe), '--out', str(out)]) == 0
+  printed = capsys.readouterr().out
+  assert "internal short side 48, the model's own setting" in printed
+  model, variables, _ = load_network(str(recipe))
+  video = open_user_video(frames_dir)
+  engine = VideoSegmenter(model, variables, short_side=48)
+  outputs = list(engine.segment(user_video_stream(video, read_first_mask(mask, video))))
+  assert len(outputs) == 5
+  for frame, ids in outputs:
+    np.testing.assert_array_equal(read_mask(str(out / 'masks' / f'{frame.name}.png')), ids, err_msg=frame.name)
+  native = tmp_path / 'native'  # --short_side given: the user's choice wins
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', str(recipe), '--out', str(native),
+               '--short_side', '0']) == 0
+  assert 'internal short side' not in capsys.readouterr().out

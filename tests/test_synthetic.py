@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from vosjax.data import davis_videos
@@ -75,7 +76,7 @@ def test_command_line_and_cache(tmp_path):
   assert not [p for p in os.listdir(tmp_path) if 'partial' in p]
 
 
-def test_copying_the_first_mask_scores_below_0_45_on_the_val_split():
+def test_copying_the_first_mask_scores_0_073_on_the_val_split():
   from vosjax.metrics import score_sequence, summarize
   spec = SyntheticSpec()  # the default dataset, rendered in memory exactly as write_dataset renders it
   scores = []
@@ -83,4 +84,5 @@ def test_copying_the_first_mask_scores_below_0_45_on_the_val_split():
     rng = video_rng(0, 'val', index)
     _, ids, _ = render_video(rng, spec, int(rng.integers(spec.val_frames[0], spec.val_frames[1] + 1)))
     scores.append(score_sequence(ids, np.broadcast_to(ids[0], ids.shape), sequence=f'val{index:03d}'))
-  assert summarize(scores).global_results['J&F-Mean'] < 0.45
+  # The objects move fast: repeating the first mask scores 0.073 J&F (deterministic: the seed fixes every video).
+  assert summarize(scores).global_results['J&F-Mean'] == pytest.approx(0.07315275427928604, abs=1e-9)

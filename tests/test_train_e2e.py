@@ -12,6 +12,8 @@ import pytest
 
 from vosjax.data.synthetic import SyntheticSpec, write_dataset
 
+pytestmark = pytest.mark.slow  # every test here starts train.py in a subprocess
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = SyntheticSpec(height=48, width=64, train_videos=4, val_videos=2, train_frames=(8, 10), val_frames=(6, 6),
                      texture_size=32)

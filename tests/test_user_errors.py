@@ -52,6 +52,27 @@ def test_a_misspelt_override_is_one_line(script, tmp_path):
   assert not (tmp_path / 'w').exists()
 
 
+@pytest.mark.parametrize('script', ['train.py', 'evaluate.py'])
+def test_a_positional_argument_is_refused_not_ignored(script, tmp_path):
+  # `train.py configs/davis.py` used to train the synthetic default silently.
+  result = _run(script, 'configs/davis.py', f'--workdir={tmp_path / "w"}')
+  _assert_short_error(result, 'unexpected positional arguments configs/davis.py', 'did you mean --config '
+                      'configs/davis.py?')
+  assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('command,required', [
+    ('vosjax.segment', ['--video=v', '--mask=m', '--out=o']), ('vosjax.export', ['--checkpoint=c', '--out=o']),
+    ('vosjax.demo', []), ('vosjax.visualization', ['--frame=f', '--mask=m', '--out=o.png']),
+    ('vosjax.data.synthetic', ['--out=o'])])
+def test_the_module_commands_parse_alike(command, required, tmp_path):
+  """Every `python -m vosjax.*` command: a stray positional argument or an unknown flag is one line, status 2."""
+  _assert_short_error(_run(command, *required, 'stray'), f'{command}: ', 'unrecognized arguments: stray',
+                      '(see --help)')
+  _assert_short_error(_run(command, *required, '--no_such_flag'), f'{command}: ', '--no_such_flag', '(see --help)')
+  assert not os.path.exists(os.path.join(ROOT, 'o')) and not os.path.exists(os.path.join(ROOT, 'o.png'))
+
+
 def test_train_py_input_errors_are_one_line_and_write_nothing(tmp_path):
   workdir = tmp_path / 'w'
   cases = [
@@ -74,7 +95,7 @@ def test_train_py_input_errors_are_one_line_and_write_nothing(tmp_path):
 
 
 def test_config_checks_name_the_field():
-  from configs import synthetic
+  from vosjax.configs import synthetic
   from vosjax.training.config_checks import check_training_config
   config = synthetic.get_config()
   config.train.num_steps = 50  # fewer than the 100 warm-up steps
@@ -88,7 +109,7 @@ def test_config_checks_name_the_field():
 
 
 def test_resuming_with_another_config_is_refused_naming_the_fields(tmp_path):
-  from configs import synthetic
+  from vosjax.configs import synthetic
   from vosjax.training.config_checks import check_resume_config
   config = synthetic.get_config()
   workdir = tmp_path / 'w'
@@ -160,7 +181,7 @@ def test_an_intact_checkpoint_of_another_network_is_a_mismatch_not_damage(tmp_pa
 def test_evaluate_py_with_every_checkpoint_damaged_is_one_line(tmp_path):
   _workdir_with_checkpoints(tmp_path, steps=(1,))
   _truncate(_largest_file(tmp_path / 'checkpoints' / '1' / 'state'))
-  from configs import synthetic
+  from vosjax.configs import synthetic
   (tmp_path / 'config.json').write_text(synthetic.get_config().to_json_best_effort())
   root = write_davis2017(str(tmp_path / 'davis'), {'a': ('val', 3, 1)})
   result = _run('evaluate.py', f'--workdir={tmp_path}', '--split=val', '--config.eval.dataset=davis',
@@ -184,3 +205,13 @@ def test_a_failed_rescore_leaves_no_earlier_csv(tmp_path):
   _assert_short_error(failed, '00001')
   assert not (results / 'global_results-val.csv').exists()
   assert not (results / 'per-sequence_results-val.csv').exists()
+
+
+def test_a_benchmark_script_refuses_bad_arguments_in_one_line(tmp_path):
+  script = os.path.join(ROOT, 'benchmarks', 'ablations.py')
+  missing = subprocess.run([sys.executable, script, f'--davis_root={tmp_path}/none'], capture_output=True, text=True,
+                           timeout=120, env=_env())
+  assert missing.returncode == 2 and 'none' in missing.stderr and 'Traceback' not in missing.stderr
+  unknown = subprocess.run([sys.executable, script, f'--davis_root={tmp_path}', '--only=full,bogus',
+                            f'--out={tmp_path}/out'], capture_output=True, text=True, timeout=120, env=_env())
+  assert unknown.returncode == 2 and 'bogus' in unknown.stderr and not os.path.exists(tmp_path / 'out')

@@ -11,8 +11,8 @@ import pytest
 
 import flax.linen as nn
 
-from vosjax.models import (EfficientNetConfig, VOSNet, ensure_capacity, init_variables, memory_frames_in_clip,
-                           stores_frame, tiny_config,
+from vosjax.inference.memory_policy import MemoryPolicy
+from vosjax.models import (EfficientNetConfig, VOSNet, init_variables, memory_frames_in_clip, tiny_config,
                            unroll_clip)
 from vosjax.models.resnet import ResNet
 
@@ -43,7 +43,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
 
   joins: optional {frame index: (new_masks [B, K, H, W], new_objects [B, K])}.
   """
-  config = model.config
+  policy = MemoryPolicy.of(model.config)
   joins = joins or {}
   start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
   step = jax.jit(functools.partial(model.apply, method=VOSNet.step), static_argnames='store')
@@ -51,12 +51,10 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
   stored, outputs = 1, []
   for t in range(1, video.shape[1]):
     new_masks, new_objects = joins.get(t, (None, None))
-    store = True
-    if config.matcher == 'memory_bank':
-      store = stores_frame(t, config.memory_every, joining=t in joins)
-      if store and not config.memory_recent:
-        state = state.replace(matcher=ensure_capacity(state.matcher, stored))
-        stored += 1
+    store = policy.stores(t, joining=t in joins)
+    if store:
+      state = policy.make_room(state, stored)
+      stored += 1
     state, logits = step(variables, state, video[:, t], new_masks, new_objects, store=store)
     outputs.append(logits)
   return state, jnp.stack(outputs, axis=1)

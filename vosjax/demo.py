@@ -1,15 +1,17 @@
-"""A demonstration of the network while training does not exist yet: streaming inference with a constant state.
+"""How the tracker's state behaves over a video: time per frame and state size, GAM against the memory bank.
 
-Runs an untrained network (tiny by default) frame by frame over a generated video with two moving squares, with the
-`global` matcher (GAM) and with the `memory_bank` matcher, and prints the per-frame time and the size of the state
-as the number of frames seen grows. GAM's state stays the same size; the memory bank's grows with the video.
+Runs an untrained network (tiny by default; the cost does not depend on the weights) frame by frame over a
+generated video with two moving squares, with the `global` matcher (GAM), the `memory_bank` matcher that grows with
+the video, and a fixed-size memory bank (the first frame and the 2 latest, as the shipped model's), and prints the
+per-frame time and the size of the state as the number of frames seen grows. GAM's and the fixed-size bank's states
+stay the same size; the growing bank's grows with the video. To segment a video with a trained model, see
+`python -m vosjax.segment`.
 
   python -m vosjax.demo [--frames 60] [--height 240 --width 432] [--paper]
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 
@@ -17,7 +19,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vosjax.models import VOSNet, ensure_capacity, init_variables, paper_config, stores_frame, tiny_config
+from vosjax.cli.entry_point import ArgumentParser, run_entry_point
+from vosjax.errors import UserError
+from vosjax.inference.memory_policy import MemoryPolicy
+from vosjax.models import VOSNet, init_variables, paper_config, tiny_config
+
+PROGRAM = 'vosjax.demo'
+# (the name printed, the network's matcher settings)
+MATCHERS = (('global', {'matcher': 'global'}),
+            ('memory_bank', {'matcher': 'memory_bank'}),
+            ('fixed_bank', {'matcher': 'memory_bank', 'memory_every': 1, 'memory_recent': 2}))
 
 
 def moving_squares(frames: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,18 +47,20 @@ def moving_squares(frames: int, height: int, width: int) -> tuple[np.ndarray, np
   return video, masks
 
 
-def run(matcher: str, video: np.ndarray, masks: np.ndarray, paper: bool) -> list[tuple[int, float, int]]:
-  config = (paper_config if paper else tiny_config)(matcher=matcher)
+def run(settings: dict, video: np.ndarray, masks: np.ndarray, paper: bool) -> list[tuple[int, float, int]]:
+  """(frame, ms, state bytes) per frame after the first, for a network with the matcher `settings`."""
+  config = (paper_config if paper else tiny_config)(**settings)
   model = VOSNet(config)
+  policy = MemoryPolicy.of(config)
   variables = init_variables(model)
   start = jax.jit(functools.partial(model.apply, method=VOSNet.start))
   step = jax.jit(functools.partial(model.apply, method=VOSNet.step), static_argnames='store')
   state = start(variables, jnp.asarray(video[None, 0]), jnp.asarray(masks[None]), jnp.ones((1, 2), bool))
   rows, stored = [], 1
   for t in range(1, len(video)):
-    store = matcher == 'global' or stores_frame(t, config.memory_every)
-    if matcher == 'memory_bank' and store:  # grow on the host before the write (no device sync)
-      state = state.replace(matcher=ensure_capacity(state.matcher, stored))
+    store = policy.stores(t)
+    if store:  # a growing memory makes room on the host before the write (no device sync)
+      state = policy.make_room(state, stored)
       stored += 1
     began = time.perf_counter()
     state, logits = step(variables, state, jnp.asarray(video[None, t]), store=store)
@@ -57,19 +70,32 @@ def run(matcher: str, video: np.ndarray, masks: np.ndarray, paper: bool) -> list
   return rows
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--frames', type=int, default=60)
-  parser.add_argument('--height', type=int, default=240)
-  parser.add_argument('--width', type=int, default=432)
+def parse_args(argv: list[str] | None):
+  parser = ArgumentParser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
+  parser.add_argument('--frames', type=int, default=60, help='frames of the generated video (at least 2)')
+  parser.add_argument('--height', type=int, default=240, help='frame height')
+  parser.add_argument('--width', type=int, default=432, help='frame width')
   parser.add_argument('--paper', action='store_true', help='the paper-size network (ResNet-50/18) instead of tiny')
-  args = parser.parse_args()
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
+  return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+  run_entry_point(PROGRAM, demo, argv)
+
+
+def demo(argv: list[str] | None) -> None:
+  """Prints the table (see the module docstring)."""
+  args = parse_args(argv)
+  if args.frames < 2 or args.height < 16 or args.width < 16:
+    raise UserError(f'--frames must be at least 2 and --height, --width at least 16, got {args.frames}, '
+                    f'{args.height}, {args.width}')
   video, masks = moving_squares(args.frames, args.height, args.width)
   print(f'{args.frames} frames at {args.height}x{args.width}, 2 objects, '
         f'{"paper" if args.paper else "tiny"} network (untrained), {jax.devices()[0].platform}')
   print(f'{"matcher":<12} {"frame":>6} {"ms/frame":>9} {"state KiB":>10}  (ms includes a compile where the state grew)')
-  for matcher in ('global', 'memory_bank'):
-    rows = run(matcher, video, masks, args.paper)
+  for matcher, settings in MATCHERS:
+    rows = run(settings, video, masks, args.paper)
     for t, ms, state_bytes in rows:
       if t in (1, 2, 10, 20, 40) or t == len(rows):
         print(f'{matcher:<12} {t:>6} {ms:>9.1f} {state_bytes / 1024:>10.1f}')

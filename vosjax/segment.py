@@ -6,8 +6,10 @@
 IN is a video file OpenCV reads (.mp4, ...) or a folder of .jpg/.jpeg/.png frames (in name order). FIRST.png is the
 first frame's mask: an indexed PNG of object ids (0 background, 255 void) or a 0/255 grayscale PNG for one object.
 CKPT is the name of a model shipped with vosjax (`vosjax.pretrained.names()`; without --checkpoint, the default
-one), a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step>`. A shipped model segments at the
-internal resolution it was trained for unless --short_side says otherwise; a workdir at 480. DIR receives
+one), a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step>`, as for `evaluate.py` and
+`vosjax.export` (`vosjax.inference.model_source`). The model segments at its own internal resolution unless
+--short_side says otherwise: a shipped model's, or a workdir's `eval.short_side` (480 where that is native). DIR
+receives
 `masks/<frame name>.png` (DAVIS-palette indexed PNGs; a video file's frames are named 00000, 00001, ...) and
 `overlay.mp4` (the masks blended over the frames). Bad input stops the command with a one-line message, status 2
 (`--debug` shows the traceback).
@@ -21,19 +23,18 @@ error or a kill cannot pass for a whole one.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
 from vosjax.data.image_io import write_indexed_png
 from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_first_mask, user_video_stream
-from vosjax.inference.checkpoint_loading import load_network
 from vosjax.files import output_folder
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.inference.model_source import is_shipped, load_model
 from vosjax.files.output_folder import INCOMPLETE
 from vosjax.cli.progress import Progress
 from vosjax.errors import UserError, one_line
-from vosjax.cli.entry_point import run_entry_point
+from vosjax.cli.entry_point import ArgumentParser, run_command
 from vosjax.visualization.overlay import OverlayVideoWriter
 from vosjax.cli.xla_defaults import apply_xla_defaults
 
@@ -47,7 +48,7 @@ class SegmentError(UserError, ValueError):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
+  parser = ArgumentParser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
   parser.add_argument('--video', required=True, help='a video file (.mp4, ...) or a folder of frame images')
   parser.add_argument('--mask', required=True, help="the first frame's mask (indexed PNG of ids, or 0/255 PNG)")
   parser.add_argument('--checkpoint', default=None,
@@ -56,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser.add_argument('--out', required=True, help='the output folder (masks/ and overlay.mp4)')
   parser.add_argument('--short_side', type=int, default=None,
                       help='segment frames whose shorter side is longer at this size (0: native resolution; default: '
-                           'a shipped model\'s own, 480 for a workdir)')
+                           'the model\'s own: a shipped model\'s, or a workdir\'s eval.short_side)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default=None,
                       help="computation dtype (default: the checkpoint's)")
   parser.add_argument('--objects', type=int, default=None,
@@ -72,11 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
   apply_xla_defaults()
-  args = parse_args(argv)
-  if args.debug:
-    segment(args)
-  else:
-    run_entry_point(PROGRAM, segment, args)
+  run_command(PROGRAM, parse_args, segment, argv)
 
 
 def segment(args: argparse.Namespace) -> None:
@@ -92,22 +89,23 @@ def segment(args: argparse.Namespace) -> None:
     raise SegmentError(f'--objects {args.objects} is fewer than the {len(objects)} objects of {args.mask} '
                        f'(ids {list(objects)})')
   fps = _overlay_fps(video, args.fps)
-  created = not os.path.exists(args.out)
-  prepare_output(args.out, args.overwrite)  # before the network loads: a bad --out costs nothing
+  created = prepare_output(args.out, args.overwrite)  # before the network loads: a bad --out costs nothing
 
   try:
-    model, variables, source, short_side = _load_model(args)
+    loaded = load_model(args.checkpoint, dtype=args.dtype)
   except BaseException:  # nothing was segmented: leave no output behind
-    output_folder.remove_files(args.out, OWN_FILES)
-    if created:
-      os.rmdir(args.out)
+    output_folder.discard(args.out, OWN_FILES, created)
     raise
+  short_side = (loaded.short_side if args.short_side is None else args.short_side) or None
   print(f'Segmenting {video.path} ({video.num_frames} frames, {video.width}x{video.height}, {len(objects)} objects) '
-        f'with {source} ({model.config.dtype})', flush=True)
-  segmenter = VideoSegmenter(model, variables, num_objects=args.objects, short_side=short_side)
+        f'with {loaded.described} ({loaded.model.config.dtype})', flush=True)
+  segmenter = VideoSegmenter(loaded.model, loaded.variables, num_objects=args.objects, short_side=short_side)
   geometry = segmenter.geometry(video.height, video.width)
   if geometry.resized:  # said once, before the first frame
-    trained_for = ', the resolution this model was trained for' if args.short_side is None and _is_shipped(args) else ''
+    trained_for = ''
+    if args.short_side is None:
+      trained_for = (', the resolution this model was trained for' if is_shipped(args.checkpoint) else
+                     ', the model\'s own setting')
     print(f'Frames are segmented at {geometry.internal[1]}x{geometry.internal[0]} (internal short side '
           f'{short_side}{trained_for}) and the masks scaled back to {video.width}x{video.height}', flush=True)
   masks_dir = os.path.join(args.out, 'masks')
@@ -127,7 +125,7 @@ def segment(args: argparse.Namespace) -> None:
     raise SegmentError(f'{one_line(error)}; stopped after {done} of {video.num_frames} frames, so {args.out} holds a '
                        f'partial result (marked by its file {INCOMPLETE})') from None
   progress.close()
-  os.remove(os.path.join(args.out, INCOMPLETE))
+  output_folder.finish(args.out)
   seconds = time.perf_counter() - began
   print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) in {seconds:.1f}s '
         f'({done / seconds:.1f} frames/s, compilation included)')
@@ -135,31 +133,10 @@ def segment(args: argparse.Namespace) -> None:
   print(f'  overlay: {overlay_path} ({fps:g} fps)', flush=True)
 
 
-def _is_shipped(args: argparse.Namespace) -> bool:
-  from vosjax import pretrained
-  return args.checkpoint is None or pretrained.is_shipped(args.checkpoint)
-
-
-def _load_model(args: argparse.Namespace):
-  """(network, variables, a description of where they came from, the internal short side or None)."""
-  from vosjax import pretrained
-  if _is_shipped(args):
-    name = args.checkpoint or pretrained.DEFAULT
-    model, variables = pretrained.load(name)
-    if args.dtype:
-      model = model.clone(config=dataclasses.replace(model.config, dtype=args.dtype))
-    trained = pretrained.manifest(name).get('short_side')
-    short_side = trained if args.short_side is None else args.short_side
-    return model, variables, f'the shipped model {name}', short_side or None
-  overrides = {'dtype': args.dtype} if args.dtype else {}
-  model, variables, location = load_network(args.checkpoint, **overrides)
-  short_side = 480 if args.short_side is None else args.short_side
-  return model, variables, f'{location.directory}/{location.step}', short_side or None
-
-
-def prepare_output(out: str, overwrite: bool) -> None:
-  """Makes `out` an empty, writable folder holding only the INCOMPLETE marker (see the module docstring)."""
-  output_folder.prepare_output(out, overwrite, OWN_FILES.__contains__, SegmentError,
+def prepare_output(out: str, overwrite: bool) -> bool:
+  """Makes `out` an empty, writable folder holding only the INCOMPLETE marker (see the module docstring); True if
+  it created `out`."""
+  return output_folder.prepare_output(out, overwrite, OWN_FILES.__contains__, SegmentError,
                                'vosjax.segment has not finished writing this folder; its masks are partial.\n',
                                subfolders=('masks',))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vosjax.evaluation import copy_first_frame, evaluate_videos
+from vosjax.evaluation.baselines import CopyFirstFrame
+from vosjax.evaluation.video_eval import evaluate_videos
 from vosjax.inference import VideoSegmenter
 from vosjax.models import VOSNet
 from vosjax.training.datasets import validation_videos
@@ -47,7 +48,8 @@ class Validator:
 
   def copy_first_frame_score(self) -> float:
     """The J&F of repeating the first mask, for comparison."""
-    return copy_first_frame(self.videos).global_results['J&F-Mean']
+    summary, _ = evaluate_videos(CopyFirstFrame(), self.videos)
+    return summary.global_results['J&F-Mean']
 
 
 def make_validator(config, model: VOSNet) -> Validator | None:

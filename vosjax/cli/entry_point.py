@@ -2,9 +2,12 @@
 
 Errors a user can cause are `vosjax.errors.UserError`s. `run_entry_point` prints them as `program: message` and
 exits with 2; any other exception is a bug and keeps its traceback. `--debug` (or VOSJAX_DEBUG=1) shows the
-traceback of a user error too. The same holds for the command line itself: `absl_flags_parser` (train.py,
-evaluate.py, whose configs are ml_collections config files) and `ArgumentParser` (the `python -m vosjax.*` commands)
-report a misspelt flag or a stray positional argument in one line with status 2.
+traceback of a user error too. The same holds for the command line itself. There are two parsing styles, one per
+kind of command:
+* `train.py` and `evaluate.py` take an ml_collections config file and `--config.a.b=value` overrides, so they use
+  absl flags (`define_config_flag`, `absl_flags_parser`), as flax's and big_vision's examples do;
+* every `python -m vosjax.*` command parses with `ArgumentParser` inside `run_command`.
+Both report a misspelt flag, a bad value or a stray positional argument in one line with status 2.
 """
 
 from __future__ import annotations
@@ -36,6 +39,26 @@ def run_entry_point(program: str, function: Callable[..., Any], *args, **kwargs)
     return function(*args, **kwargs)
   except UserError as error:
     if debug_requested():
+      raise
+    fail(program, one_line(error))
+
+
+def run_command(program: str, parse: Callable[[list[str]], Any], function: Callable[[Any], Any],
+                argv: list[str] | None = None) -> Any:
+  """A `python -m vosjax.*` command: `function(parse(argv))`, where a mistake in the arguments or the input is one
+  line on stderr and exit status 2 (its traceback with --debug among `argv`, or VOSJAX_DEBUG=1).
+
+  Args:
+    program: the name printed before the message, e.g. 'vosjax.segment'.
+    parse: argv -> the parsed arguments (an `ArgumentParser`'s `parse_args`).
+    function: does the work.
+    argv: the arguments (default: sys.argv[1:]).
+  """
+  argv = sys.argv[1:] if argv is None else list(argv)
+  try:
+    return function(parse(argv))
+  except UserError as error:
+    if debug_requested(argv):
       raise
     fail(program, one_line(error))
 

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from vosjax.cli.entry_point import ArgumentParser, run_command
 from vosjax.data.image_io import DatasetError, write_indexed_png, write_jpeg
 
 FORMAT_VERSION = 1  # bump when the generator's output changes, so that caches are regenerated
@@ -280,15 +281,24 @@ def ensure_dataset(root: str | None = None, seed: int = 0, spec: SyntheticSpec =
   return root
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description='Write the synthetic VOS dataset in the DAVIS 2017 layout.')
+def parse_args(argv: list[str]) -> argparse.Namespace:
+  parser = ArgumentParser(prog='python -m vosjax.data.synthetic',
+                          description='Write the synthetic VOS dataset in the DAVIS 2017 layout.')
   parser.add_argument('--out', required=True, help='output folder')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--height', type=int, default=SyntheticSpec.height)
   parser.add_argument('--width', type=int, default=SyntheticSpec.width)
   parser.add_argument('--train_videos', type=int, default=SyntheticSpec.train_videos)
   parser.add_argument('--val_videos', type=int, default=SyntheticSpec.val_videos)
-  args = parser.parse_args()
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
+  return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+  run_command('vosjax.data.synthetic', parse_args, _write, argv)
+
+
+def _write(args: argparse.Namespace) -> None:
   spec = SyntheticSpec(height=args.height, width=args.width, train_videos=args.train_videos,
                        val_videos=args.val_videos)
   began = time.time()

@@ -1,5 +1,4 @@
-"""Evaluation: segmenting splits and scoring them."""
+"""Evaluation: segmenting splits and scoring them (`evaluate_lib` is what evaluate.py does; `video_eval` scores
+videos in memory for training's validation; `baselines` are the methods without a network).
 
-from vosjax.evaluation.video_eval import copy_first_frame, evaluate_videos
-
-__all__ = ['copy_first_frame', 'evaluate_videos']
+Nothing is imported here, so that `evaluate.py` can read the baselines' names without starting JAX."""

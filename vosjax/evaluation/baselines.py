@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from vosjax.data.eval_stream import EvalFrame
+if TYPE_CHECKING:  # only a type here: evaluate.py reads BASELINES without importing the data pipeline
+  from vosjax.data.eval_stream import EvalFrame
 
 BASELINES = ('copy_first_frame', 'optical_flow', 'feature_propagation')
 

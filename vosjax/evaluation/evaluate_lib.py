@@ -17,15 +17,18 @@ from typing import Any, Sequence
 import jax
 from jax.experimental import multihost_utils
 
-from vosjax.files.atomic_write import atomic_path
+from vosjax.files import workdir as workdir_layout
+from vosjax.files.atomic_write import atomic_path, write_text
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError
 from vosjax.data.video import FileVideo
 from vosjax.evaluation.baselines import make_baseline
 from vosjax.evaluation.scoring import score_results
-from vosjax.evaluation.split_segmentation import SegmentationStats, frames_to_do, prepare_folder, segment_split
-from vosjax.inference.checkpoint_loading import load_network
+from vosjax.evaluation.split_segmentation import (SegmentationStats, frames_to_do, prepare_folder, segment_split,
+                                                  stats_file)
+from vosjax.inference.model_source import LoadedModel, is_shipped, load_model
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.inference.memory_policy import MemoryPolicy
 from vosjax.metrics import Summary, format_table, remove_csvs, write_csvs
 from vosjax.models import ModelConfig
 from vosjax.cli.progress import Progress
@@ -36,10 +39,16 @@ def _check_videos_per_batch(config) -> None:
   videos_per_batch = config.eval.videos_per_batch
   if videos_per_batch < 1:
     raise ConfigError(f'--config.eval.videos_per_batch: must be at least 1, got {videos_per_batch}')
-  if videos_per_batch > 1 and config.model.matcher != 'global':
-    raise ConfigError(f'--config.eval.videos_per_batch={videos_per_batch}: batching videos needs the global-context '
-                      f'matcher (GAM); the memory bank ({config.model.matcher!r}) grows differently for each video, '
-                      'so segment one video at a time (videos_per_batch=1)')
+
+
+def _check_batchable(config, model_config: ModelConfig) -> None:
+  """Several videos per batch need a state of fixed size (`vosjax.inference.memory_policy`)."""
+  policy = MemoryPolicy.of(model_config)
+  videos_per_batch = config.eval.videos_per_batch
+  if videos_per_batch > 1 and not policy.fixed_size:
+    raise ConfigError(f'--config.eval.videos_per_batch={videos_per_batch}: batching videos needs a state of fixed '
+                      f'size (GAM, or a memory bank with memory_recent > 0); this network has {policy.describe()}, '
+                      'which grows differently for each video, so segment one video at a time (videos_per_batch=1)')
 
 
 def _atomic_zip(folder: str, zip_path: str, arc_root: str) -> None:
@@ -65,34 +74,31 @@ def _print_stats(stats: SegmentationStats) -> dict[str, Any]:
           'peak_host_bytes': stats.peak_host_bytes, 'peak_device_bytes': stats.peak_device_bytes}
 
 
-def evaluate_checkpoint(config, workdir: str, split: str, out_dir: str | None = None) -> dict[str, Any]:
-  """Segments `split` with the workdir's checkpoint into `out_dir` (default <workdir>/eval/<split>) and scores it.
+def evaluate_checkpoint(config, checkpoint: str, split: str, out_dir: str | None = None) -> dict[str, Any]:
+  """Segments `split` with what `checkpoint` names (`vosjax.inference.model_source`) and scores it.
+
+  Args:
+    config: the evaluation config (dataset, `eval.*`). For a workdir or a step folder its `model` block must
+      describe the network the workdir trained (checked against config.json; `eval.checkpoint_step` picks a step of
+      a workdir) and `eval.short_side` is the internal resolution. A shipped model brings its own network and
+      resolution (`eval.short_side`, if set, overrides the latter).
+    checkpoint: a shipped model's name, a training workdir or `<workdir>/checkpoints/<step>`.
+    split: the split to evaluate.
+    out_dir: where results go (default `<workdir>/eval/<split>`, or `eval/<name>/<split>` for a shipped model).
 
   Returns: the figures printed ({'J&F-Mean': ...} where scored, frames/s, peak memory, output paths).
   """
   dataset, videos = _checked_split(config, split)  # bad data fails here, before any network is loaded or compiled
-  out_dir = os.path.abspath(out_dir or os.path.join(workdir, 'eval', split))
-  step = config.eval.checkpoint_step if config.eval.checkpoint_step >= 0 else None
-  model, variables, location = load_network(workdir, step=step,
-                                            model_config=ModelConfig.from_dict(config.model.to_dict()))
-  source = {'checkpoint': location.directory, 'step': location.step}
-  return _evaluate_network(config, model, variables, f'{location.directory}/{location.step}', source, dataset,
-                           videos, split, out_dir, config.eval.short_side or None)
-
-
-def evaluate_shipped(config, name: str, split: str, out_dir: str | None = None) -> dict[str, Any]:
-  """Segments `split` with a model shipped in the package (`vosjax.pretrained`) and scores it; no workdir, and the
-  network comes from the model's manifest. It segments at the internal resolution it was trained for unless
-  `eval.short_side` is set."""
-  from vosjax import pretrained
-  dataset, videos = _checked_split(config, split)
-  out_dir = os.path.abspath(out_dir or os.path.join('eval', name, split))
-  model, variables = pretrained.load(name)
-  info = pretrained.manifest(name)
-  short_side = config.eval.short_side or info.get('short_side') or None
-  source = {'shipped_model': name, 'sha256': info['sha256']}
-  return _evaluate_network(config, model, variables, f'the shipped model {name}', source, dataset, videos, split,
-                           out_dir, short_side)
+  if is_shipped(checkpoint):
+    loaded = load_model(checkpoint)
+    short_side = config.eval.short_side or loaded.short_side
+    out_dir = out_dir or os.path.join('eval', checkpoint, split)
+  else:
+    step = config.eval.checkpoint_step if config.eval.checkpoint_step >= 0 else None
+    loaded = load_model(checkpoint, step=step, model_config=ModelConfig.from_dict(config.model.to_dict()))
+    short_side = config.eval.short_side or None
+    out_dir = out_dir or workdir_layout.eval_dir(loaded.workdir, split)
+  return _evaluate_network(config, loaded, dataset, videos, split, os.path.abspath(out_dir), short_side)
 
 
 def _checked_split(config, split: str) -> tuple[str, list[FileVideo]]:
@@ -104,18 +110,20 @@ def _checked_split(config, split: str) -> tuple[str, list[FileVideo]]:
   return dataset, videos
 
 
-def _evaluate_network(config, model, variables, described: str, source: dict, dataset: str,
-                      videos: Sequence[FileVideo], split: str, out_dir: str, short_side: int | None) -> dict[str, Any]:
+def _evaluate_network(config, loaded: LoadedModel, dataset: str, videos: Sequence[FileVideo], split: str,
+                      out_dir: str, short_side: int | None) -> dict[str, Any]:
+  model, described = loaded.model, loaded.described
+  _check_batchable(config, model.config)
   print(f'Evaluating {described} on {dataset} {split} ({len(videos)} videos) into {out_dir}'
         f'{f" at an internal short side of {short_side}" if short_side else ""}', flush=True)
   rules = protocol(dataset, split)
   masks_dir = os.path.join(out_dir, rules.masks_subdir) if rules.masks_subdir else out_dir
-  run_key = dict(source, dataset=dataset, split=split, short_side=short_side or 0, dtype=model.config.dtype)
+  run_key = dict(loaded.source, dataset=dataset, split=split, short_side=short_side or 0, dtype=model.config.dtype)
   if jax.process_index() == 0:
     prepare_folder(masks_dir, run_key)
   multihost_utils.sync_global_devices('vosjax evaluation folder ready')
 
-  segmenter = VideoSegmenter(model, variables, short_side=short_side)
+  segmenter = VideoSegmenter(model, loaded.variables, short_side=short_side)
   progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
   stats = segment_split(segmenter, videos, masks_dir, first_frame_only=rules.first_frame_only,
                         on_frame=progress.update, videos_per_batch=config.eval.videos_per_batch)
@@ -126,8 +134,7 @@ def _evaluate_network(config, model, variables, described: str, source: dict, da
   if jax.process_index() != 0:
     return results
   results.update(_score_or_zip(rules, masks_dir, out_dir, videos, dataset, split, config.eval.workers))
-  with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
-    json.dump(results, f, indent=1)
+  write_text(os.path.join(out_dir, stats_file(split)), json.dumps(results, indent=1))
   return results
 
 
@@ -165,8 +172,7 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
   summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers,
                              frames=rules.frames_scored, note=rules.note)
   results.update(summary.global_results)
-  with open(os.path.join(out_dir, f'eval_stats-{split}.json'), 'w') as f:
-    json.dump(results, f, indent=1)
+  write_text(os.path.join(out_dir, stats_file(split)), json.dumps(results, indent=1))
   return results
 
 
@@ -188,8 +194,7 @@ def score_and_report(results_path: str, videos: Sequence[FileVideo], split: str,
   global_csv, sequence_csv = write_csvs(summary, results_path, split)
   print(format_table(summary), flush=True)
   if note:
-    with open(note_path, 'w') as f:
-      f.write(note + '\n')
+    write_text(note_path, note + '\n')
     print(note, flush=True)
   print(f'Wrote {global_csv} and {sequence_csv}', flush=True)
   return summary

@@ -82,14 +82,19 @@ class OutputFolderError(UserError, ValueError):
   """An evaluation output folder that holds files this command did not write."""
 
 
+def stats_file(split: str) -> str:
+  """The name of an evaluation's statistics file (frames/s, memory, figures) in its output folder."""
+  return f'eval_stats-{split}.json'
+
+
 def _is_own(masks_dir: str, name: str) -> bool:
   """Whether `name` in an evaluation folder is something evaluate.py writes: its progress folder, its CSVs, zips,
-  notes and statistics, or a sequence folder holding only PNGs."""
+  notes and statistics (`stats_file`), or a sequence folder holding only PNGs."""
   path = os.path.join(masks_dir, name)
   if name == PROGRESS_DIR:
     return True
   if os.path.isfile(path):
-    return name.endswith(('.csv', '.zip')) or name == 'eval_stats.json' or (
+    return name.endswith(('.csv', '.zip')) or (name.startswith('eval_stats-') and name.endswith('.json')) or (
         name.startswith('scoring_note') and name.endswith('.txt'))
   return os.path.isdir(path) and all(entry.endswith('.png') and os.path.isfile(os.path.join(path, entry))
                                      for entry in os.listdir(path))

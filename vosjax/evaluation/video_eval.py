@@ -1,10 +1,10 @@
-"""Segmenting a split's videos and scoring them with the DAVIS metric (used by training's validation)."""
+"""Segmenting a split's videos and scoring them with the DAVIS metric in memory (training's validation)."""
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -15,12 +15,12 @@ from vosjax.inference.engine import VideoSegmenter
 from vosjax.metrics import Summary, score_sequence, summarize
 
 
-def evaluate_videos(segmenter: VideoSegmenter, videos: Sequence[FileVideo], *, out_dir: str | None = None,
+def evaluate_videos(segmenter: VideoSegmenter | Any, videos: Sequence[FileVideo], *, out_dir: str | None = None,
                     davis2016: bool = False) -> tuple[Summary, dict]:
   """Segments each video from its first-frame mask and scores it against its ground truth.
 
   Args:
-    segmenter: the engine.
+    segmenter: the engine, or anything with its `segment(frames)` (a baseline of `vosjax.evaluation.baselines`).
     videos: videos whose every frame has a ground-truth mask.
     out_dir: if given, writes `<out_dir>/<video>/<frame>.png` (DAVIS palette).
     davis2016: score as DAVIS 2016.
@@ -42,13 +42,3 @@ def evaluate_videos(segmenter: VideoSegmenter, videos: Sequence[FileVideo], *, o
     scores.append(score_sequence(np.stack(truths), np.stack(predictions), davis2016=davis2016, sequence=video.name))
   return summarize(scores), {'frames': frames, 'seconds': seconds, 'fps': frames / max(seconds, 1e-9)}
 
-
-def copy_first_frame(videos: Sequence[FileVideo], davis2016: bool = False) -> Summary:
-  """The baseline that repeats each video's first-frame mask in every frame."""
-  scores = []
-  for video in videos:
-    truths = np.stack([video.read_mask(i) for i in range(video.num_frames)])
-    first = np.where(truths[0] == 255, 0, truths[0])
-    scores.append(score_sequence(truths, np.broadcast_to(first, truths.shape), davis2016=davis2016,
-                                 sequence=video.name))
-  return summarize(scores)

@@ -4,11 +4,12 @@
       [--step N] [--platforms cpu,cuda]
   python -m vosjax.export --run DIR --frames FRAMES --first_mask FIRST.png --out MASKS
 
-CKPT is a training workdir (its latest checkpoint, or --step N), `<workdir>/checkpoints/<step>`, or the name of a
-model shipped with vosjax (`vosjax.pretrained.names()`, exported at its own internal resolution unless
---short_side); DIR receives start.jaxexport, step.jaxexport, weights.npz and manifest.json for H x W frames and up
-to K objects (networks with a fixed-size state: GAM, or a memory bank with `memory_recent`). The run mode loads no model code: FRAMES is a folder of .jpg/.jpeg/.png frames of the exported size (or a
-video file), FIRST.png the first frame's mask (indexed PNG of object ids, or 0/255 grayscale for one object), and
+CKPT is the name of a model shipped with vosjax (`vosjax.pretrained.names()`), a training workdir (its latest
+checkpoint, or --step N) or `<workdir>/checkpoints/<step>`, as for `evaluate.py` and `vosjax.segment`
+(`vosjax.inference.model_source`); it is exported at its own internal resolution unless --short_side says otherwise.
+DIR receives start.jaxexport, step.jaxexport, weights.npz and manifest.json for H x W frames and up to K objects
+(networks with a fixed-size state: GAM, or a memory bank with `memory_recent`). The run mode loads no model code:
+FRAMES is a folder of .jpg/.jpeg/.png frames of the exported size (or a video file), FIRST.png the first frame's mask (indexed PNG of object ids, or 0/255 grayscale for one object), and
 MASKS receives `<frame name>.png` (DAVIS-palette indexed PNGs). An output folder with files is refused unless
 `--overwrite`, which removes only this command's own files; while the run mode writes, MASKS holds a file
 INCOMPLETE. Bad input is one line and status 2 (`--debug` shows the traceback).
@@ -25,7 +26,7 @@ from vosjax.export.artifact_format import ARTIFACT_FILES, MANIFEST_FILE
 from vosjax.files.output_folder import INCOMPLETE
 from vosjax.cli.progress import Progress
 from vosjax.errors import UserError, one_line
-from vosjax.cli.entry_point import run_entry_point
+from vosjax.cli.entry_point import ArgumentParser, run_command
 from vosjax.cli.xla_defaults import apply_xla_defaults
 
 PROGRAM = 'vosjax.export'
@@ -36,24 +37,19 @@ class ExportCommandError(UserError, ValueError):
   """A command-line request that cannot be carried out (the message says which argument and why)."""
 
 
-class _Parser(argparse.ArgumentParser):
-  """argparse whose mistakes are a UserError (one line, status 2) instead of usage text."""
-
-  def error(self, message):
-    raise ExportCommandError(f'{message} (see --help)')
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-  parser = _Parser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
+  parser = ArgumentParser(prog=f'python -m {PROGRAM}', description=__doc__.splitlines()[0])
   mode = parser.add_mutually_exclusive_group(required=True)
-  mode.add_argument('--checkpoint', help='export: a training workdir or <workdir>/checkpoints/<step>')
+  mode.add_argument('--checkpoint', help='export: a shipped model\'s name, a training workdir or '
+                                         '<workdir>/checkpoints/<step>')
   mode.add_argument('--run', metavar='DIR', help='run: an artifact folder written by the export mode')
   parser.add_argument('--out', required=True, help='the artifact folder (export) or the masks folder (run)')
   parser.add_argument('--height', type=int, default=480, help='export: frame height the artifact accepts')
   parser.add_argument('--width', type=int, default=854, help='export: frame width the artifact accepts')
   parser.add_argument('--objects', type=int, default=1, help='export: object slots (a video may use fewer)')
-  parser.add_argument('--short_side', type=int, default=0,
-                      help='export: segment at this internal shorter side when the frame is larger (0: native)')
+  parser.add_argument('--short_side', type=int, default=None,
+                      help='export: segment at this internal shorter side when the frame is larger (0: native; '
+                           'default: the model\'s own, as vosjax.segment)')
   parser.add_argument('--step', type=int, default=None, help="export: the checkpoint step (default: the latest)")
   parser.add_argument('--platforms', default='cpu', help='export: comma-separated platforms, e.g. cpu,cuda')
   parser.add_argument('--frames', help='run: a folder of frame images (or a video file)')
@@ -65,11 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
   apply_xla_defaults()
-  run_entry_point(PROGRAM, command, argv)
+  run_command(PROGRAM, parse_args, command, argv)
 
 
-def command(argv: list[str] | None) -> None:
-  args = parse_args(argv)
+def command(args: argparse.Namespace) -> None:
   if args.run is not None:
     run_artifact(args)
   else:
@@ -83,33 +78,24 @@ def export(args: argparse.Namespace) -> None:
   for flag in ('height', 'width', 'objects'):
     if getattr(args, flag) < 1:
       raise ExportCommandError(f'--{flag} must be positive, got {getattr(args, flag)}')
-  if args.short_side < 0:
+  if args.short_side is not None and args.short_side < 0:
     raise ExportCommandError(f'--short_side must be 0 (native resolution) or positive, got {args.short_side}')
   platforms = tuple(p.strip() for p in args.platforms.split(',') if p.strip())
-  created = not os.path.exists(args.out)
-  prepare_output(args.out, args.overwrite, EXPORT_FILES)  # before the network loads: a bad --out costs nothing
+  created = prepare_output(args.out, args.overwrite, EXPORT_FILES)  # before the network loads: a bad --out is cheap
   from vosjax.export.writer import export_tracker  # model code only in this mode
-  from vosjax.inference.checkpoint_loading import load_network
-  from vosjax import pretrained
+  from vosjax.inference.model_source import load_model
   try:
-    short_side = args.short_side or None
-    if pretrained.is_shipped(args.checkpoint):  # a model shipped with vosjax, at its own internal resolution
-      model, variables = pretrained.load(args.checkpoint)
-      described = f'the shipped model {args.checkpoint}'
-      short_side = short_side or pretrained.manifest(args.checkpoint).get('short_side') or None
-    else:
-      model, variables, location = load_network(args.checkpoint, step=args.step)
-      described = f'{location.directory}/{location.step}'
+    loaded = load_model(args.checkpoint, step=args.step)
+    model = loaded.model
+    short_side = (loaded.short_side if args.short_side is None else args.short_side) or None
     began = time.perf_counter()
-    manifest = export_tracker(model, variables, args.out, args.height, args.width, args.objects,
+    manifest = export_tracker(model, loaded.variables, args.out, args.height, args.width, args.objects,
                               short_side=short_side, platforms=platforms)
   except BaseException:  # nothing was exported: leave no output behind
-    output_folder.remove_files(args.out, EXPORT_FILES)
-    if created and os.path.isdir(args.out) and not os.listdir(args.out):
-      os.rmdir(args.out)
+    output_folder.discard(args.out, EXPORT_FILES, created)
     raise
-  os.remove(os.path.join(args.out, INCOMPLETE))
-  print(f'Exported {described} ({model.config.dtype}) for {args.width}x{args.height} (WxH) '
+  output_folder.finish(args.out)
+  print(f'Exported {loaded.described} ({model.config.dtype}) for {args.width}x{args.height} (WxH) '
         f'frames, {args.objects} object slots, platforms {",".join(platforms)} in '
         f'{time.perf_counter() - began:.1f}s:')
   for name in (*ARTIFACT_FILES, MANIFEST_FILE):
@@ -159,19 +145,19 @@ def run_artifact(args: argparse.Namespace) -> None:
     raise ExportCommandError(f'{one_line(error)}; stopped after {done} of {video.num_frames} frames, so {args.out} '
                              f'holds a partial result (marked by its file {INCOMPLETE})') from None
   progress.close()
-  os.remove(os.path.join(args.out, INCOMPLETE))
+  output_folder.finish(args.out)
   seconds = time.perf_counter() - began
   print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) with {args.run} in '
         f'{seconds:.1f}s ({done / seconds:.1f} frames/s, compilation included): {args.out}/ ({done} PNGs)', flush=True)
 
 
-def prepare_output(out: str, overwrite: bool, own_files: frozenset[str] | None) -> None:
-  """Makes `out` a writable folder holding only the INCOMPLETE marker.
+def prepare_output(out: str, overwrite: bool, own_files: frozenset[str] | None) -> bool:
+  """Makes `out` a writable folder holding only the INCOMPLETE marker; True if it created `out`.
 
   `own_files`: the names this command writes there (None: the run mode's `*.png`); only they go with --overwrite.
   """
   is_own = own_files.__contains__ if own_files is not None else (lambda name: name.endswith('.png'))
-  output_folder.prepare_output(out, overwrite, is_own, ExportCommandError,
+  return output_folder.prepare_output(out, overwrite, is_own, ExportCommandError,
                                f'{PROGRAM} has not finished writing this folder; its files are partial.\n')
 
 

@@ -1,4 +1,8 @@
-"""Exporting a GAM network's per-frame tracker as `jax.export` modules that run without vosjax's model code.
+"""Exporting a network's per-frame tracker as `jax.export` modules that run without vosjax's model code.
+
+Networks whose state has a fixed size export (GAM, or a memory bank with `memory_recent`; see
+`vosjax.inference.memory_policy`); the exported step stores every frame, and a memory bank decides inside the network
+which frames its ring keeps, as the engine's does.
 
 Two functions are exported for one frame size H x W and K object slots, both taking raw uint8 frames (the engine's
 normalisation, internal resolution and stride padding happen inside, `vosjax.inference.resolution`):
@@ -26,6 +30,7 @@ from vosjax.files.atomic_write import atomic_path, write_bytes
 import vosjax
 from vosjax.export.artifact_format import (FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, START_FILE, STEP_FILE,
                                            WEIGHTS_FILE, ExportArtifactError, file_records)
+from vosjax.inference.memory_policy import MemoryPolicy
 from vosjax.inference.resolution import FrameGeometry, network_frame, network_masks, original_probabilities
 from vosjax.models import VOSNet
 
@@ -52,10 +57,10 @@ def export_tracker(model: VOSNet, variables: dict, out_dir: str | os.PathLike, h
   Raises:
     ExportArtifactError: a growing memory bank, a non-positive size or object count, or an unknown platform.
   """
-  if model.config.matcher != 'global' and not model.config.memory_recent:
+  policy = MemoryPolicy.of(model.config)
+  if not policy.fixed_size:
     raise ExportArtifactError(f'only a fixed-size state can be exported (GAM, or the memory bank with memory_recent '
-                              f'> 0); this network uses matcher={model.config.matcher!r} with a memory that grows '
-                              f'with the video')
+                              f'> 0); this network has {policy.describe()}')
   if height < 1 or width < 1 or objects < 1:
     raise ExportArtifactError(f'the frame size and object count must be positive, got {height}x{width} (HxW), '
                               f'{objects} objects')

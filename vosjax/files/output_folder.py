@@ -1,5 +1,15 @@
 """A command's output folder: refused when it holds something else, emptied of the command's own files only with
---overwrite, and marked INCOMPLETE until the command has written everything (`vosjax.segment`, `vosjax.export`)."""
+--overwrite, and marked INCOMPLETE until the command has written everything (`vosjax.segment`, `vosjax.export`).
+
+    created = prepare_output(out, overwrite, is_own, SomeError, 'what INCOMPLETE says')
+    try:
+      ...load what can fail before any output...
+    except BaseException:
+      discard(out, own_names, created)   # nothing was written: no output left behind
+      raise
+    ...write...
+    finish(out)                          # the INCOMPLETE marker goes last
+"""
 
 from __future__ import annotations
 
@@ -11,8 +21,8 @@ INCOMPLETE = 'INCOMPLETE'
 
 
 def prepare_output(out: str, overwrite: bool, is_own: Callable[[str], bool], error: type[Exception],
-                   marker_text: str, subfolders: Iterable[str] = ()) -> None:
-  """Makes `out` a writable folder holding only the INCOMPLETE marker (and `subfolders`).
+                   marker_text: str, subfolders: Iterable[str] = ()) -> bool:
+  """Makes `out` a writable folder holding only the INCOMPLETE marker (and `subfolders`); True if it created `out`.
 
   Args:
     out: the folder.
@@ -24,6 +34,7 @@ def prepare_output(out: str, overwrite: bool, is_own: Callable[[str], bool], err
   """
   if os.path.exists(out) and not os.path.isdir(out):
     raise error(f'{out}: exists and is not a folder')
+  created = not os.path.exists(out)
   if os.path.isdir(out) and os.listdir(out):
     if not overwrite:
       raise error(f'{out}: the folder is not empty (an earlier result?); pass --overwrite to replace it, or choose '
@@ -40,6 +51,20 @@ def prepare_output(out: str, overwrite: bool, is_own: Callable[[str], bool], err
       f.write(marker_text)
   except OSError as os_error:
     raise error(f'{out}: cannot write the output folder ({os_error.strerror or os_error})') from None
+  return created
+
+
+def discard(out: str, names: Iterable[str], created: bool) -> None:
+  """Removes what a command that failed before writing its result left in `out`: the named files and folders,
+  the INCOMPLETE marker, and `out` itself if the command created it and it is now empty."""
+  remove_files(out, names)
+  if created and os.path.isdir(out) and not os.listdir(out):
+    os.rmdir(out)
+
+
+def finish(out: str) -> None:
+  """Marks `out` complete: removes its INCOMPLETE marker (the command's last write)."""
+  os.remove(os.path.join(out, INCOMPLETE))
 
 
 def remove_files(folder: str, names: Iterable[str]) -> None:

@@ -1,6 +1,7 @@
-"""Many videos in one jitted step: B slots of one GAM state, each slot segmenting its own video.
+"""Many videos in one jitted step: B slots of one fixed-size state, each slot segmenting its own video.
 
-GAM's state has the same shapes for every video of one frame size and object count, so B videos advance together:
+A fixed-size state (GAM, or a memory bank with `memory_recent`; `vosjax.inference.memory_policy`) has the same shapes
+for every video of one frame size and object count, so B videos advance together:
 one batched step per time step, frame t of every slot at once. A slot whose video ends takes the next video of the
 queue (its slot of the state is replaced by that video's freshly started state); slots left without a video at the
 end of the queue are fed blank frames whose outputs are dropped. Objects joining mid-video work as in the one-video
@@ -9,7 +10,9 @@ engine (each slot's joining masks go in with its frame).
 Results equal `VideoSegmenter`'s for each video alone (tests/test_batched_engine.py): the network treats the batch
 axis independently, and unused object slots (every video gets the group's largest object count) take no part.
 
-Only GAM: the memory bank's state grows differently per video, so it is refused.
+Every step stores its frame (the memory bank decides inside the network, per video, from the frame's index and the
+joining objects, which frames its ring keeps), so the mask encoder runs on every frame. A memory bank that grows
+with the video grows differently for each video, so it is refused.
 """
 
 from __future__ import annotations
@@ -92,9 +95,9 @@ class BatchedVideoSegmenter:
   def __init__(self, segmenter: VideoSegmenter, videos_per_batch: int):
     if videos_per_batch < 1:
       raise ValueError(f'videos_per_batch must be at least 1, got {videos_per_batch}')
-    if segmenter.model.config.matcher != 'global':
-      raise ValueError('several videos per batch need the global-context matcher (GAM): the memory bank grows '
-                       'differently for each video')
+    if not segmenter.memory_policy.fixed_size:
+      raise ValueError(f'several videos per batch need a state of fixed size (GAM, or a memory bank with '
+                       f'memory_recent > 0); this network has {segmenter.memory_policy.describe()}')
     self.segmenter = segmenter
     self.videos_per_batch = videos_per_batch
     self._step = jax.jit(self._step_fn, static_argnames='geometry')

@@ -8,7 +8,6 @@ gives one.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from typing import Callable
@@ -19,10 +18,11 @@ from vosjax.models import ModelConfig, VOSNet, init_variables
 from vosjax.files.checkpoint_integrity import (DamagedCheckpointError, VariablesMismatchError, check_checksums,
                                                read_variables)
 from vosjax.errors import UserError, one_line
+from vosjax.files import workdir as workdir_layout
+from vosjax.files.workdir import CheckpointLocation, CheckpointNotFoundError
 
-
-class CheckpointNotFoundError(UserError, FileNotFoundError):
-  """A path is neither a training workdir with checkpoints nor a checkpoint folder."""
+__all__ = ['CheckpointLocation', 'CheckpointNotFoundError', 'NetworkMismatchError', 'check_trained_network',
+           'load_network', 'restore_variables', 'workdir_model_config']
 
 
 class NetworkMismatchError(UserError, ValueError):
@@ -38,55 +38,30 @@ def check_trained_network(model_config: ModelConfig, workdir: str) -> None:
 
   A workdir without config.json (made by other code) is not checked. Fields in INFERENCE_FIELDS may differ.
   """
-  if not os.path.exists(os.path.join(workdir, 'config.json')):
+  if workdir_layout.read_config(workdir) is None:
     return
   trained = workdir_model_config(workdir)
   differ = [f'{field.name} (trained: {getattr(trained, field.name)!r}, given: {getattr(model_config, field.name)!r})'
             for field in dataclasses.fields(ModelConfig)
             if field.name not in INFERENCE_FIELDS and getattr(trained, field.name) != getattr(model_config, field.name)]
   if differ:
-    raise NetworkMismatchError(f'{os.path.join(workdir, "config.json")}: the workdir trained another network than the '
+    raise NetworkMismatchError(f'{workdir_layout.config_path(workdir)}: the workdir trained another network than the '
                                f'config given; it differs in {"; ".join(differ)}. Pass the config it was trained with '
                                f'(e.g. --config configs/main.py for runs of configs/main.py).')
 
 
-@dataclasses.dataclass(frozen=True)
-class CheckpointLocation:
-  """workdir: the training workdir (holds config.json); directory: its checkpoints folder; step: the step to load."""
-
-  workdir: str
-  directory: str
-  step: int
-
-
-def locate_checkpoint(path: str, step: int | None = None) -> CheckpointLocation:
-  """Finds the checkpoint `path` names: a workdir (its latest, or `step`) or `<workdir>/checkpoints/<step>`."""
-  path = os.path.abspath(path)
-  if not os.path.exists(path):
-    raise CheckpointNotFoundError(f'{path}: no such workdir or checkpoint')
-  name = os.path.basename(path.rstrip(os.sep))
-  parent = os.path.dirname(path.rstrip(os.sep))
-  if name.isdigit() and os.path.basename(parent) == 'checkpoints':  # a step folder
-    return CheckpointLocation(os.path.dirname(parent), parent, int(name))
-  directory = os.path.join(path, 'checkpoints')
-  steps = sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
-  if not steps:
-    raise CheckpointNotFoundError(f'{path}: not a training workdir with checkpoints (expected {directory}/<step>/, '
-                                  'written by train.py)')
-  if step is not None and step not in steps:
-    raise CheckpointNotFoundError(f'{directory}: no checkpoint of step {step} (have {steps})')
-  return CheckpointLocation(path, directory, steps[-1] if step is None else step)
-
-
 def workdir_model_config(workdir: str) -> ModelConfig:
   """The network a training workdir trained (its config.json's `model` block)."""
-  path = os.path.join(workdir, 'config.json')
+  path = workdir_layout.config_path(workdir)
   try:
-    with open(path) as f:
-      return ModelConfig.from_dict(json.load(f)['model'])
-  except FileNotFoundError:
-    raise CheckpointNotFoundError(f'{path}: missing; the workdir\'s network is unknown (pass its config)') from None
-  except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    config = workdir_layout.read_config(workdir)
+  except workdir_layout.WorkdirConfigError as error:
+    raise CheckpointNotFoundError(str(error)) from None
+  if config is None:
+    raise CheckpointNotFoundError(f'{path}: missing; the workdir\'s network is unknown (pass its config)')
+  try:
+    return ModelConfig.from_dict(config['model'])
+  except (KeyError, TypeError, ValueError) as error:
     raise CheckpointNotFoundError(f'{path}: not a vosjax training config ({one_line(error, limit=200)})') from None
 
 
@@ -104,7 +79,7 @@ def restore_variables(model: VOSNet, location: CheckpointLocation) -> dict:
 def _readable_variables(model: VOSNet, location: CheckpointLocation, explicit: bool,
                         report: Callable[[str], None]) -> tuple[dict, CheckpointLocation]:
   """The variables of the newest readable checkpoint (only `location` itself when the caller named the step)."""
-  steps = sorted(int(n) for n in os.listdir(location.directory) if n.isdigit())
+  steps = workdir_layout.checkpoint_steps(location.directory)
   candidates = [location.step] if explicit else [s for s in reversed(steps) if s <= location.step]
   problems = []
   for step in candidates:
@@ -141,12 +116,12 @@ def load_network(path: str, *, step: int | None = None, model_config: ModelConfi
     report: where one-line notes about damaged checkpoints go (default: stderr).
     **overrides: ModelConfig fields to change that do not change the variables (e.g. dtype='bfloat16').
   """
-  location = locate_checkpoint(path, step)
+  location = workdir_layout.locate(path, step)
   if model_config is not None:
     check_trained_network(model_config, location.workdir)
   config = model_config or workdir_model_config(location.workdir)
   model = VOSNet(dataclasses.replace(config, **overrides))
-  explicit = step is not None or os.path.basename(path.rstrip(os.sep)).isdigit()
+  explicit = step is not None or workdir_layout.is_step_folder(path)
   report = report or (lambda line: print(line, file=sys.stderr, flush=True))
   variables, location = _readable_variables(model, location, explicit, report)
   return model, variables, location

@@ -1,8 +1,9 @@
-"""The per-frame inference engine: a video streamed in, label maps streamed out, with a fixed-size state (GAM).
+"""The per-frame inference engine: a video streamed in, label maps streamed out, with an explicit state.
 
 Object ids are mapped to the network's object slots in order of appearance; objects that first appear mid-video
-join the state at that frame. With the memory-bank matcher, the engine grows the memory on the host before each
-frame the bank stores and skips the mask encoder on the others.
+join the state at that frame. Which frames enter the memory, and whether it grows, is the network's memory policy
+(`vosjax.inference.memory_policy`): a frame the memory does not keep skips the mask encoder, and a memory bank that
+grows with the video makes room on the host before a frame it stores.
 
 Frames go in and label maps come out at the video's own size; the jitted step resizes to the internal resolution,
 pads to the network's stride and undoes both (`vosjax.inference.resolution`). One frame is in flight at a time: the
@@ -20,7 +21,8 @@ import numpy as np
 
 from vosjax.data.eval_stream import EvalFrame
 from vosjax.inference.resolution import FrameGeometry, network_frame, network_masks, original_probabilities
-from vosjax.models import VOSNet, ensure_capacity, stores_frame
+from vosjax.inference.memory_policy import MemoryPolicy
+from vosjax.models import VOSNet
 
 
 class VideoSegmenter:
@@ -40,6 +42,7 @@ class VideoSegmenter:
     self.variables = jax.device_put(variables)  # once: the jitted steps then read weights already on the device
     self.num_objects = num_objects
     self.short_side = short_side
+    self.memory_policy = MemoryPolicy.of(model.config)
     self._start = jax.jit(self._start_fn, static_argnames='geometry')
     self._step = jax.jit(self._step_fn, static_argnames=('geometry', 'store'))
 
@@ -80,7 +83,7 @@ class VideoSegmenter:
     Raises:
       ValueError: a frame's size differs from the first frame's, or more objects join than slots were allocated.
     """
-    config = self.model.config
+    policy = self.memory_policy
     state, slot_ids, stored, geometry = None, [], 0, None
     pending = None  # (frame, slot ids then, device labels) of the frame whose step is in flight
     for frame in frames:
@@ -107,12 +110,10 @@ class VideoSegmenter:
         new_masks = np.zeros((slots,) + frame.image.shape[:2], np.float32)
         new_objects = np.zeros(slots, bool)
         add_objects(frame, slot_ids, new_masks, new_objects)
-      store = True
-      if config.matcher == 'memory_bank':
-        store = stores_frame(frame.index, config.memory_every, joining=bool(frame.new_object_ids))
-        if store and not config.memory_recent:  # a fixed-size memory never grows
-          state = state.replace(matcher=ensure_capacity(state.matcher, stored))
-          stored += 1
+      store = policy.stores(frame.index, joining=bool(frame.new_object_ids))
+      if store:
+        state = policy.make_room(state, stored)
+        stored += 1
       state, labels = self._step(self.variables, state, frame.image, new_masks, new_objects, geometry=geometry,
                                  store=store)
       if pending is not None:

@@ -1,4 +1,4 @@
-"""An STM-style space-time memory, kept to measure GAM against (config `matcher='memory_bank'`).
+"""An STM-style space-time memory, the matcher beside GAM (config `matcher='memory_bank'`; the shipped model's).
 
 With `memory_recent` R > 0 the memory has a fixed size instead: the first frame, the R most recent stored frames
 (a ring) and optionally L long-term frames spaced `memory_long_every` apart (another ring), so, like GAM's, its
@@ -10,6 +10,8 @@ A query reads all stored positions with a softmax over dot-product affinities (S
 with the video: the state holds `capacity` frame slots, of which `count` are filled (`valid`), and the read attends
 over all `capacity * N` positions. Capacity grows in buckets (`grow_memory_bank`), on the host between jitted
 steps, so a longer video really holds, and computes over, a larger memory; a jitted step compiles once per bucket.
+A fixed-size memory never grows (`ensure_capacity`); which frames are stored and when the host makes room is decided
+in one place for every engine, `vosjax.inference.memory_policy`.
 """
 
 from __future__ import annotations
@@ -68,18 +70,20 @@ def stores_frame(frame_index: int, memory_every: int, joining: bool = False) -> 
   return frame_index % memory_every == 0 or joining
 
 
-def ensure_capacity(state: MemoryBankState, stored: int) -> MemoryBankState:
+def ensure_capacity(state: MemoryBankState, stored: int, *, memory_recent: int) -> MemoryBankState:
   """Makes room for one more frame, host-side and without a device sync.
 
   Args:
     state: the memory.
     stored: how many frames it holds, as counted on the host by the caller (`stores_frame` tells which frames).
+    memory_recent: the network's `memory_recent`. A fixed-size memory (R > 0) is never grown: its ring replaces its
+      oldest recent frame instead, and extra slots would break the ring.
 
   Returns:
-    The same memory, with its capacity doubled if it is full (so a video of n memory frames compiles the jitted step
-    about log2(n) times).
+    The same memory, with its capacity doubled if it grows with the video and is full (so a video of n memory frames
+    compiles the jitted step about log2(n) times).
   """
-  if stored < state.capacity:
+  if memory_recent or stored < state.capacity:
     return state
   return grow_memory_bank(state, max(2 * state.capacity, 1))
 

@@ -16,6 +16,9 @@ import os
 import flax
 import numpy as np
 
+from vosjax.cli.entry_point import ArgumentParser, run_command
+from vosjax.errors import UserError, one_line
+from vosjax.files import workdir as workdir_layout
 from vosjax.files.atomic_write import atomic_path, write_text
 from vosjax.inference.checkpoint_loading import load_network
 from vosjax.pretrained import MODELS_DIR, sha256_of
@@ -25,8 +28,10 @@ def package(workdir: str, name: str, figures: dict, command: str, data: str, sho
             out_dir: str = MODELS_DIR) -> dict:
   """Writes `<out_dir>/<name>.npz` and `<name>.json` from the workdir's latest readable checkpoint."""
   model, variables, location = load_network(workdir)
-  with open(os.path.join(location.workdir, 'config.json')) as f:
-    config = json.load(f)
+  config = workdir_layout.read_config(location.workdir) or {}
+  if 'model' not in config:
+    raise workdir_layout.WorkdirConfigError(f'{workdir_layout.config_path(location.workdir)}: missing or without '
+                                            'a model block; a shipped model needs the config it was trained with')
   flat = {'/'.join(path): np.asarray(value, np.float32)
           for path, value in flax.traverse_util.flatten_dict(dict(variables)).items()}
   os.makedirs(out_dir, exist_ok=True)
@@ -47,8 +52,8 @@ def package(workdir: str, name: str, figures: dict, command: str, data: str, sho
   return info
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str]) -> argparse.Namespace:
+  parser = ArgumentParser(prog='python -m vosjax.pretrained.packaging', description=__doc__.splitlines()[0])
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--name', required=True)
   parser.add_argument('--figures', required=True, help='a JSON file of the figures to state')
@@ -56,9 +61,20 @@ def main() -> None:
   parser.add_argument('--data', required=True, help='what it was trained on')
   parser.add_argument('--short_side', type=int, default=0, help='the internal resolution it segments at (0: native)')
   parser.add_argument('--out_dir', default=MODELS_DIR)
-  args = parser.parse_args()
-  with open(args.figures) as f:
-    figures = json.load(f)
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
+  return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+  run_command('vosjax.pretrained.packaging', parse_args, _package, argv)
+
+
+def _package(args: argparse.Namespace) -> None:
+  try:
+    with open(args.figures) as f:
+      figures = json.load(f)
+  except (OSError, ValueError) as error:
+    raise UserError(f'{args.figures}: cannot read the figures ({one_line(error)})') from None
   info = package(args.workdir, args.name, figures, args.command, args.data, args.short_side or None, args.out_dir)
   size = os.path.getsize(os.path.join(args.out_dir, info['weights_file'])) / 2**20
   print(f'{args.name}: {size:.1f} MiB, sha256 {info["sha256"]}, step {info["training"]["steps"]}')

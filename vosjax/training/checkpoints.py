@@ -20,6 +20,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from vosjax.errors import one_line
+from vosjax.files import workdir as workdir_layout
 from vosjax.files.checkpoint_integrity import (CheckpointMismatchError, DamagedCheckpointError, check_checksums,
                                                write_checksums)
 
@@ -28,7 +29,7 @@ def checkpoint_manager(workdir: str, *, max_to_keep: int = 3) -> ocp.CheckpointM
   """The manager of `<workdir>/checkpoints`, keeping the last `max_to_keep` checkpoints."""
   # Synchronous saves: the checksum record is written right after a checkpoint is complete.
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'), options=options)
+  return ocp.CheckpointManager(workdir_layout.checkpoints_dir(workdir), options=options)
 
 
 def save(manager: ocp.CheckpointManager, step: int, state: Any, data_iterator=None) -> None:
@@ -75,7 +76,7 @@ def _set_aside(manager: ocp.CheckpointManager, step: int) -> None:
   if jax.process_index() != 0:
     return
   source = step_directory(manager, step)
-  target_dir = os.path.join(os.path.dirname(str(manager.directory)), 'damaged_checkpoints')
+  target_dir = workdir_layout.damaged_dir(os.path.dirname(str(manager.directory)))
   os.makedirs(target_dir, exist_ok=True)
   target = os.path.join(target_dir, str(step))
   if os.path.exists(target):

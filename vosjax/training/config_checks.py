@@ -12,6 +12,7 @@ import jax
 
 from vosjax.models import ModelConfig
 from vosjax.errors import ConfigError
+from vosjax.files import workdir as workdir_layout
 from vosjax.weights.packaged import WeightsNotFoundError, resolve_weights
 
 
@@ -90,18 +91,15 @@ def check_resume_config(config, workdir: str) -> bool:
   RESUMABLE_FIELDS is refused, in one line naming the fields, before anything is written. A workdir whose
   checkpoints have no config.json beside them (written by other code) is resumed unchecked.
   """
-  directory = os.path.join(workdir, 'checkpoints')
-  if not (os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory))):
+  if not workdir_layout.has_checkpoints(workdir):
     return False
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    return True
   try:
-    with open(path) as f:
-      stored = _flatten(json.load(f))
-  except (OSError, ValueError) as error:
-    raise ConfigError(f'{path}: cannot be read ({error}); the workdir cannot be resumed safely: use another '
-                      '--workdir') from None
+    stored = workdir_layout.read_config(workdir)
+  except workdir_layout.WorkdirConfigError as error:
+    raise ConfigError(f'{error}; the workdir cannot be resumed safely: use another --workdir') from None
+  if stored is None:
+    return True
+  stored = _flatten(stored)
   given = _flatten(json.loads(config.to_json_best_effort()))
   differ = [name for name in sorted(set(stored) | set(given))
             if name not in RESUMABLE_FIELDS and stored.get(name, '<absent>') != given.get(name, '<absent>')]

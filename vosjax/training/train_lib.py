@@ -18,6 +18,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from vosjax.files import workdir as workdir_layout
+from vosjax.files.atomic_write import write_text
 from vosjax.files.checkpoint_integrity import read_variables
 from vosjax.data.pipeline import training_dataset
 from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config
@@ -64,8 +66,8 @@ def check_encoder_initialisation(config) -> None:
 
 def check_init_from(init_from: str) -> tuple[str, int]:
   """(the checkpoints folder, its latest step) of `train.init_from`, checked before anything is written."""
-  directory = os.path.join(os.path.abspath(init_from), 'checkpoints')
-  steps = sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+  directory = workdir_layout.checkpoints_dir(init_from)
+  steps = workdir_layout.checkpoint_steps(directory)
   if not steps:
     raise ConfigError(f'--config.train.init_from: {init_from} is not a training workdir with checkpoints (expected '
                       f'{directory}/<step>/, written by train.py)')
@@ -101,27 +103,29 @@ def _step_of(json_line: str) -> int | None:
 class _MetricWriter:
   """JSON lines in <workdir>/metrics.jsonl and TensorBoard events in <workdir>/tensorboard (host 0 only).
 
-  On resume from step S, the JSON lines of steps after S (written before a crash, and about to be redone) are dropped.
+  On resume from step S, the JSON lines of steps after S (written before a crash, and about to be redone) are dropped;
+  the file is rewritten atomically for that, then appended to one whole line at a time.
   """
 
   def __init__(self, workdir: str, resumed_at: int = 0):
     self._active = jax.process_index() == 0
     if self._active:
       from tensorboardX import SummaryWriter
-      path = os.path.join(workdir, 'metrics.jsonl')
+      path = workdir_layout.metrics_path(workdir)
       kept = []
       if os.path.exists(path):
         with open(path) as f:
           steps = [(line, _step_of(line)) for line in f]
-        kept = [line for line, step in steps if step is not None and step <= resumed_at]
-      self._json = open(path, 'w')
-      self._json.writelines(kept)
-      self._tensorboard = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+        kept = [line if line.endswith('\n') else line + '\n' for line, step in steps
+                if step is not None and step <= resumed_at]
+      write_text(path, ''.join(kept))
+      self._json = open(path, 'a')
+      self._tensorboard = SummaryWriter(workdir_layout.tensorboard_dir(workdir))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
     if not self._active:
       return
-    self._json.write(json.dumps({'step': step, **metrics}) + '\n')
+    self._json.write(json.dumps({'step': step, **metrics}) + '\n')  # one write per line: a crash cuts at most it
     self._json.flush()
     for name, value in metrics.items():
       self._tensorboard.add_scalar(name, value, step)
@@ -164,8 +168,7 @@ def _set_up(config, workdir: str, make_validator: ValidatorFactory | None) -> _R
   validator = make_validator(config, model) if make_validator else None
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0 and not resuming:  # a resumed workdir keeps the config it was started with
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=1))
+    workdir_layout.write_config(workdir, config.to_json_best_effort(indent=1))
   mesh = data_mesh()
   local_batch_size = check_batch_size(train.batch_size, mesh)
   schedule = learning_rate_schedule(config.optim.lr, config.optim.schedule, train.num_steps, config.optim.warmup_steps)
