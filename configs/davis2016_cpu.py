@@ -12,7 +12,13 @@ Every choice below was measured on the held-out videos (J&F at 480p output; docs
 * 192x192 crops of 5 frames from frames scaled to about a 360-pixel short side, and evaluation at a 360-pixel
   internal short side: trained on frames zoomed to the crop's size instead, the network scored 0.450 at 480p.
 * Small heads (64-d keys, 128-d values, a mask-only ResNet mask encoder fused with the frame features, a 128-channel
-  decoder), Adam peaking at 1e-3 with a cosine decay, 6000 steps: 0.696, about 55 minutes alone on 2 cores.
+  decoder), Adam peaking at 1e-3 with a cosine decay.
+* Two objects per clip: DAVIS 2016 annotates one object a video, so up to two objects of other training videos
+  are pasted into a clip with their own motion (`clip.paste_probability`), and two of the clip's objects are
+  targets, the others distractors. Each frame is decoded once and kept at a 432-pixel short side
+  (`clip.cache_short_side`), so the input takes a tenth of a core instead of most of one.
+  2000 steps: 0.722 held-out J&F (train.py's final validation) against 0.696 for 6000 steps of one-object clips
+  (docs/real_video.md).
 
 `small_network()` is the earlier from-scratch recipe's network (kept for the benchmarks that compare against it).
 The held-out videos (`data.holdout`) are never trained on, whatever the root; `--split holdout` scores them, and
