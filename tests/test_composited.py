@@ -28,8 +28,12 @@ def test_pairs_hold_both_objects_with_their_own_motion(tmp_path):
   assert moved == pytest.approx(3.0, abs=1.0)
 
 
-def test_unknown_videos_are_named(tmp_path):
+def test_unknown_videos_are_named_in_one_line(tmp_path, capsys):
   root = write_davis2017(str(tmp_path / 'src'), {'a': ('train', 3, 1), 'b': ('train', 3, 1)})
   with pytest.raises(DatasetError, match='no video zebra'):
+    write_composited_set(root, ['a', 'zebra'], str(tmp_path / 'o'))
+  with pytest.raises(SystemExit) as exit_info:
     main(['--davis_root', root, '--videos', 'a,zebra', '--out', str(tmp_path / 'o')])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.strip() == f'vosjax.data.composited: {root}: no video zebra in its train split'
   assert not os.path.exists(tmp_path / 'o')

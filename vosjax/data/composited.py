@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from vosjax.cli.entry_point import ArgumentParser, run_entry_point
+from vosjax.cli.entry_point import ArgumentParser, run_command
 from vosjax.data import davis_videos
 from vosjax.data.image_io import DatasetError, write_indexed_png
 
@@ -110,15 +110,23 @@ def write_composited_set(davis_root: str, names: Sequence[str], out: str, scale:
   return written
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
   parser = ArgumentParser(prog='python -m vosjax.data.composited', description=__doc__.split('\n')[0])
   parser.add_argument('--davis_root', required=True, help='single-object videos in the DAVIS 2017 layout')
   parser.add_argument('--videos', required=True, help='comma-separated names of its train split, in pair order')
   parser.add_argument('--out', required=True, help='the composited set (DAVIS 2017 layout, split val)')
   parser.add_argument('--scale', type=float, default=0.6, help="the lent object's size relative to its own")
-  args = parser.parse_args(argv)
+  parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
+  return parser.parse_args(argv)
+
+
+def _write(args: argparse.Namespace) -> None:
   write_composited_set(args.davis_root, [n for n in args.videos.split(',') if n], args.out, args.scale)
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+  run_command('vosjax.data.composited', parse_args, _write, argv)
+
+
 if __name__ == '__main__':
-  run_entry_point('python -m vosjax.data.composited', main)
+  main()
