@@ -26,12 +26,10 @@ import sys
 
 from absl import app, flags, logging
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that configs/ imports configs.base
-
-from vosjax.cli.distributed_flags import define_distributed_flags, initialize_distributed  # noqa: E402
-from vosjax.cli.entry_point import absl_flags_parser, define_config_flag, run_entry_point  # noqa: E402
-from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
-from vosjax.evaluation.baselines import BASELINES  # noqa: E402
+from vosjax.cli.distributed_flags import define_distributed_flags, initialize_distributed
+from vosjax.cli.entry_point import absl_flags_parser, define_config_flag, run_entry_point
+from vosjax.cli.xla_defaults import apply_xla_defaults
+from vosjax.evaluation.baselines import BASELINES
 
 PROGRAM = 'evaluate.py'
 

@@ -23,8 +23,6 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from vosjax.errors import UserError  # noqa: E402
 from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 

@@ -16,12 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
@@ -41,7 +36,7 @@ PROGRAM = 'batched_eval.py'
 
 
 def _network(name: str):
-  from configs.davis2016_cpu import small_network
+  from vosjax.configs.davis2016_cpu import small_network
   return {'tiny': tiny_config, 'small': small_network, 'paper': paper_config}[name]()
 
 

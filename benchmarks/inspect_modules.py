@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from vosjax.data import davis_videos  # noqa: E402
 from vosjax.evaluation.module_statistics import module_statistics  # noqa: E402

@@ -32,8 +32,6 @@ import sys
 import time
 from typing import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
 apply_xla_defaults()  # before JAX starts its backend
@@ -259,7 +257,7 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
 def _recipe_network(dtype: str):
   """configs/davis2016_cpu.py's network: the shipped model's variables if one is installed, else its ImageNet Lite0
   frame encoder and random heads (the cost does not depend on the values)."""
-  from configs.davis2016_cpu import pretrained_network  # pylint: disable=import-outside-toplevel
+  from vosjax.configs.davis2016_cpu import pretrained_network  # pylint: disable=import-outside-toplevel
   from vosjax import pretrained  # pylint: disable=import-outside-toplevel
   from vosjax.weights import load_imagenet_encoders  # pylint: disable=import-outside-toplevel
   config = dataclasses.replace(pretrained_network(), dtype=dtype)

@@ -31,7 +31,6 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 from vosjax.errors import UserError  # noqa: E402
 from vosjax.cli.entry_point import run_entry_point  # noqa: E402
@@ -52,7 +51,7 @@ def _machine_memory_bytes() -> int:
 
 def _network(model: str, matcher: str):
   from vosjax.models import paper_config, tiny_config
-  from configs.davis2016_cpu import small_network
+  from vosjax.configs.davis2016_cpu import small_network
   config = {'tiny': tiny_config, 'small': small_network, 'paper': paper_config}[model]()
   # Buckets of 50 stored frames (250 video frames): the bank recompiles 40 times in 10,000 frames, not 250.
   return dataclasses.replace(config, matcher=matcher, memory_bucket=50)

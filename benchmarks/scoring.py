@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from vosjax.data.image_io import write_indexed_png, write_jpeg  # noqa: E402
 from vosjax.data.davis import davis_videos  # noqa: E402

@@ -1,9 +1,6 @@
 """Test-wide JAX settings; they must be in place before jax is imported anywhere."""
 
 import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `configs` imports configs.base
 
 # Four virtual CPU devices for sharding tests; a lower XLA backend optimisation level roughly halves compile time,
 # which dominates these tests (the networks under test are tiny).

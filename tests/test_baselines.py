@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import davis2016_cpu
+from vosjax.configs import davis2016_cpu
 from data_layouts import rescored_jf, write_davis2017
 from vosjax.data.eval_stream import EvalFrame
 from vosjax.evaluation.baselines import CopyFirstFrame, FlowPropagation, warp_labels

@@ -2,7 +2,7 @@
 
 import pytest
 
-from configs import davis2016_cpu
+from vosjax.configs import davis2016_cpu
 from data_layouts import write_davis2017
 from vosjax.data.image_io import DatasetError
 from vosjax.evaluation.eval_datasets import split_videos
