@@ -93,14 +93,14 @@ def main() -> None:
   apply_xla_defaults()
 
   import numpy as np
-  from vosjax.app.model import load_model
   from vosjax.data.user_video import open_user_video, read_first_mask
   from vosjax.inference.engine import VideoSegmenter
+  from vosjax.inference.model_source import load_model
 
   loaded = load_model(args.checkpoint)
   video = open_user_video(args.frames)
   first_ids = read_first_mask(args.mask, video)
-  print(f'{args.frames}: {video.num_frames} frames, {video.width}x{video.height}; {loaded.description}, internal '
+  print(f'{args.frames}: {video.num_frames} frames, {video.width}x{video.height}; {loaded.described}, internal '
         f'short side {loaded.short_side}; CPU: {_cpu()}', flush=True)
   with tempfile.TemporaryDirectory() as scratch:
     segmenter = VideoSegmenter(loaded.model, loaded.variables, short_side=loaded.short_side)

@@ -7,6 +7,11 @@ quality (tests/test_app_browser.py tracks a shape with the shipped model)."""
 import io
 import json
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -21,12 +26,12 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from vosjax.app import propagation  # noqa: E402
 from vosjax.app.mask_input import MaskInputError, mask_from_png  # noqa: E402
-from vosjax.app.model import LoadedModel  # noqa: E402
 from vosjax.app.server import create_app  # noqa: E402
 from vosjax.app.worker import Worker  # noqa: E402
 from vosjax.app.workspace import Workspace, WorkspaceError  # noqa: E402
 from vosjax.data.image_io import write_indexed_png  # noqa: E402
 from vosjax.inference.engine import VideoSegmenter  # noqa: E402
+from vosjax.inference.model_source import LoadedModel  # noqa: E402
 from vosjax.models import VOSNet, init_variables, tiny_config  # noqa: E402
 
 HEIGHT, WIDTH, FRAMES = 48, 64, 10
@@ -62,7 +67,7 @@ def _frames_zip(names=None) -> bytes:
 @pytest.fixture(scope='module')
 def loaded():
   model = VOSNet(tiny_config())
-  return LoadedModel(model, init_variables(model), None, 'the tiny test network')
+  return LoadedModel(model, init_variables(model), 'the tiny test network', {}, short_side=None)
 
 
 @pytest.fixture(scope='module')
@@ -417,3 +422,48 @@ def test_objects_and_refusals(app_client):
   assert client.delete('/api/frames/0/mask').status_code == 200 and _mask(client, 0) is None
   with pytest.raises(WorkspaceError, match='not an app workspace'):
     Workspace.open(os.path.dirname(workspace.folder))
+
+
+def _run_main(argv, capsys):
+  """(exit status, stderr) of `python -m vosjax.app` with `argv`, run in this process (it fails before serving)."""
+  from vosjax.app.__main__ import main
+  with pytest.raises(SystemExit) as exit_info:
+    main(argv)
+  return exit_info.value.code, capsys.readouterr().err
+
+
+def test_command_line_refusals(tmp_path, capsys):
+  (tmp_path / 'mine.txt').write_text('not a workspace')
+  status, err = _run_main(['--workspace', str(tmp_path)], capsys)
+  assert status == 2 and err.startswith(f'vosjax.app: {tmp_path}: not an app workspace (it holds \'mine.txt\'')
+  status, err = _run_main(['--workspace', str(tmp_path / 'w'), '--video', str(tmp_path / 'missing.mp4')], capsys)
+  assert status == 2 and 'missing.mp4: no such video file or frame folder' in err and len(err.splitlines()) == 1
+  assert _run_main(['--port', '70000'], capsys) == (2, 'vosjax.app: --port 70000: expected 0 to 65535\n')
+  status, err = _run_main(['--max_objects', '300'], capsys)
+  assert status == 2 and '--max_objects must be 1 to 254, got 300' in err
+  assert 'unrecognized arguments: clip.mp4' in _run_main(['clip.mp4'], capsys)[1]
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    status, err = _run_main(['--workspace', str(tmp_path / 'w'), '--port', str(port)], capsys)
+  assert status == 2 and f'cannot listen on 127.0.0.1:{port}' in err and 'give another --port' in err
+
+
+def test_other_hosts_are_warned_about(tmp_path):
+  """--host other than loopback: the app says that anyone who can reach the port can use it; Ctrl+C stops it."""
+  process = subprocess.Popen([sys.executable, '-m', 'vosjax.app', '--host', '0.0.0.0', '--port', '0', '--workspace',
+                              str(tmp_path / 'w')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+  lines = []
+  for line in process.stdout:
+    lines.append(line)
+    if line.startswith('Open '):
+      break
+  process.send_signal(signal.SIGINT)
+  rest, _ = process.communicate(timeout=120)
+  assert process.returncode == 0, ''.join(lines) + rest
+  warning = next(line for line in lines if line.startswith('WARNING'))
+  assert 'listening on 0.0.0.0: anyone who can reach port' in warning and 'there is no login' in warning
+  assert re.match(r'Open http://127\.0\.0\.1:\d+/ in a browser', lines[-1])
+  assert rest.strip().endswith(f'Stopped; the work is kept in {tmp_path / "w"}')

@@ -1,6 +1,7 @@
 """The browser app end to end in a real browser: Debian's headless Chromium driven by Selenium paints the first mask
 of a generated video with the mouse, propagates with the shipped model, checks the masks against the moving shape,
-corrects a later frame, propagates again, and downloads the export. Any error in the browser's console fails it.
+corrects a later frame, propagates again, and downloads the export; a bad upload shows its message on the page. Any
+other error in the browser's console fails it.
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install chromium chromium-driver`; .ci/run installs
 them); skipped without them."""
@@ -31,6 +32,7 @@ webdriver = pytest.importorskip('selenium.webdriver', reason='selenium (the test
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEIGHT, WIDTH, FRAMES, STEP = 120, 160, 12, 4  # the shape moves STEP pixels a frame
@@ -165,6 +167,14 @@ def test_paint_propagate_correct_and_export_in_a_real_browser(tmp_path, browser)
     driver.get(server.url)
     server.wait(lambda s: s['model']['ready'] and not s['busy'] and s['objects'], 'the video and the model')
     driver.find_element(By.CSS_SELECTOR, 'body[data-ready="1"]')
+
+    # 0. A file that is neither a video nor an image: the page names the problem and the server goes on.
+    (tmp_path / 'notes.txt').write_text('not a video')
+    driver.find_element(By.ID, 'open-file').send_keys(str(tmp_path / 'notes.txt'))
+    message = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, '#message.error'))
+    assert message.text.startswith('notes.txt: not a video or image the app can read'), message.text
+    expected_errors = [e for e in driver.get_log('browser') if e['level'] == 'SEVERE']
+    assert len(expected_errors) == 1 and '/api/video' in expected_errors[0]['message']  # the refused upload's 400
 
     # 1. The first mask, painted with the mouse.
     _paint_shape(driver, _shape(0))

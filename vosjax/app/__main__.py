@@ -10,6 +10,7 @@ resumes. C is a shipped model's name (default: vosjax.pretrained's default), a t
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
 from vosjax.app.objects import MAX_OBJECTS
@@ -64,10 +65,12 @@ def serve(args) -> None:
   workspace, video, source = open_workspace(args.workspace, args.video, args.max_objects)
   listener = _bind(args.host, args.port)
   import uvicorn
-  from vosjax.app.model import load_model
   from vosjax.app.server import create_app
   from vosjax.app.worker import Worker
-  loaded = load_model(args.checkpoint, args.short_side)
+  from vosjax.inference.model_source import load_model
+  loaded = load_model(args.checkpoint)
+  if args.short_side is not None:
+    loaded = dataclasses.replace(loaded, short_side=args.short_side or None)
   worker = Worker(workspace, loaded)
   if video is not None:
     worker.submit_import(video, source)
@@ -75,7 +78,7 @@ def serve(args) -> None:
   app = create_app(workspace, worker, int(args.max_upload_mb * 2**20), allowed_hosts=None if local else ['*'])
   port = listener.getsockname()[1]
   shown = f'[{args.host}]' if ':' in args.host else args.host
-  print(f'vosjax app with {loaded.description}; workspace {workspace.folder}', flush=True)
+  print(f'vosjax app with {loaded.described}; workspace {workspace.folder}', flush=True)
   if not local:
     print(f'WARNING: listening on {args.host}: anyone who can reach port {port} of this machine can use the app, see '
           'the video and change or export the workspace (there is no login)', flush=True)

@@ -19,13 +19,13 @@ import time
 import traceback
 from typing import Callable
 
-from vosjax.app.model import LoadedModel
 from vosjax.app.propagation import Progress, propagate, start_frame_mask, warm
 from vosjax.app.video_import import import_frames
 from vosjax.app.workspace import Workspace, WorkspaceError
 from vosjax.data.user_video import UserVideo
 from vosjax.errors import UserError, one_line
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.inference.model_source import LoadedModel
 
 
 class WorkerBusy(UserError, RuntimeError):
@@ -134,7 +134,7 @@ class Worker:
     with self._lock:
       job = self._job.to_json() if self._job else None
       busy = self._pending_user_job
-    return {'model': {'ready': self.model_ready, 'description': self.loaded.description,
+    return {'model': {'ready': self.model_ready, 'description': self.loaded.described,
                       'short_side': self.loaded.short_side}, 'job': job, 'busy': busy}
 
   # -- the thread
