@@ -1,5 +1,5 @@
 """Real video on a 2-core CPU: DAVIS 2016's training videos minus six held-out ones, on a frozen ImageNet
-EfficientNet-Lite0, in under an hour.
+EfficientNet-Lite0 (2000 steps; about an hour of wall time here on a CPU shared with other work).
 
     python train.py --config configs/davis2016_cpu.py --workdir W --config.data.davis_root=DIR
     python evaluate.py --config configs/davis2016_cpu.py --workdir W --config.data.davis_root=DIR --split holdout
