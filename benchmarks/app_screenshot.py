@@ -63,7 +63,7 @@ def main() -> None:
   parser.add_argument('--num_frames', type=int, default=25, help='how many of the video\'s first frames to open')
   parser.add_argument('--show', type=int, default=20, help='the frame shown in the screenshot')
   parser.add_argument('--name', default='', help="the object's name in the list")
-  parser.add_argument('--size', default='1280,820', help='the browser window, W,H')
+  parser.add_argument('--size', default='1280,960', help='the browser window, W,H')
   args = parser.parse_args()
 
   from selenium import webdriver
@@ -91,7 +91,7 @@ def main() -> None:
       _wait(url, lambda s: s['kinds'][:1] == 'P', 'the imported mask')
       if args.name:
         name = driver.find_element(By.CSS_SELECTOR, '#objects input[type=text]')
-        name.clear()
+        name.send_keys(Keys.CONTROL, 'a')
         name.send_keys(args.name, Keys.ENTER)
         _wait(url, lambda s: s['objects'][0]['name'] == args.name, 'the object\'s name')
       driver.find_element(By.ID, 'propagate-forward').click()

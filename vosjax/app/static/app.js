@@ -238,6 +238,14 @@ function setObjects(objects) {
   state.objects = objects;
   if (!objects.some((o) => o.id === state.selected)) state.selected = objects.length ? objects[0].id : null;
   const list = $('objects');
+  const shown = Array.from(list.children, (item) => Number(item.dataset.id));
+  if (shown.length === objects.length && objects.every((o, i) => o.id === shown[i])) {
+    objects.forEach((object, i) => {  // the same objects: new names only, never under the person's typing
+      const name = list.children[i].querySelector('input[type=text]');
+      if (name !== document.activeElement) name.value = object.name;
+    });
+    return;
+  }
   list.replaceChildren();
   for (const object of objects) {
     const item = document.createElement('li');
@@ -252,6 +260,7 @@ function setObjects(objects) {
     name.value = object.name;
     name.setAttribute('aria-label', `name of object ${object.id}`);
     name.addEventListener('change', () => renameObject(object.id, name.value));
+    name.addEventListener('keydown', (event) => { if (event.key === 'Enter') name.blur(); });  // blur sends change
     const remove = document.createElement('button');
     remove.className = 'delete';
     remove.textContent = '×';
