@@ -22,7 +22,8 @@ ARGPARSE_MODULES = {
     'vosjax.segment': 'vosjax.segment', 'vosjax.export': 'vosjax.export.__main__', 'vosjax.demo': 'vosjax.demo',
     'vosjax.visualization': 'vosjax.visualization.__main__', 'vosjax.data.synthetic': 'vosjax.data.synthetic',
     'vosjax.data.davis2016_folder': 'vosjax.data.davis2016_folder',
-    'vosjax.pretrained.packaging': 'vosjax.pretrained.packaging',
+    'vosjax.pretrained.packaging': 'vosjax.pretrained.packaging', 'vosjax.data.composited': 'vosjax.data.composited',
+    'vosjax.app': 'vosjax.app.__main__',
 }
 NOT_OURS = ('venv', 'pytest', 'pip')
 
