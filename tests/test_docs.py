@@ -17,14 +17,6 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
-# `python -m NAME` -> the module whose parse_args(argv) parses its command line.
-ARGPARSE_MODULES = {
-    'vosjax.segment': 'vosjax.segment', 'vosjax.export': 'vosjax.export.__main__', 'vosjax.demo': 'vosjax.demo',
-    'vosjax.visualization': 'vosjax.visualization.__main__', 'vosjax.data.synthetic': 'vosjax.data.synthetic',
-    'vosjax.data.davis2016_folder': 'vosjax.data.davis2016_folder',
-    'vosjax.pretrained.packaging': 'vosjax.pretrained.packaging', 'vosjax.data.composited': 'vosjax.data.composited',
-    'vosjax.app': 'vosjax.app.__main__',
-}
 NOT_OURS = ('venv', 'pytest', 'pip')
 
 
@@ -60,9 +52,12 @@ def program_of(tokens: list[str]) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def known_flags(program: str) -> frozenset[str]:
-  """The flags `program` defines: argparse's help for the `python -m` commands, absl's --helpfull for scripts."""
-  if program in ARGPARSE_MODULES:
-    module = importlib.import_module(ARGPARSE_MODULES[program])
+  """The flags `program` defines: for `python -m NAME`, the help of its `parse_args(argv)` (every such command has
+  one, in NAME/__main__.py for a package); absl's --helpfull for train.py and evaluate.py; --help for other scripts."""
+  if not program.endswith('.py'):
+    module = importlib.import_module(program)
+    if not hasattr(module, 'parse_args'):
+      module = importlib.import_module(f'{program}.__main__')
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
       module.parse_args(['--help'])
