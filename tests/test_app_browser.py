@@ -33,6 +33,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,24 +136,27 @@ def browser(tmp_path):
   driver.quit()
 
 
-def _paint_shape(driver, shape):
-  """Paints `shape` ([H, W] bool) with the brush: horizontal strokes across it, the brush kept inside it."""
+def _stroke(driver, y, x0, x1):
+  """One mouse stroke on the mask canvas along row y from column x0 to x1 (frame pixels)."""
   canvas = driver.find_element(By.ID, 'mask-canvas')
-  radius = int(driver.find_element(By.ID, 'brush-size').get_attribute('value'))
   scale = canvas.size['width'] / WIDTH  # screen pixels per frame pixel
 
-  def offset(x, y):  # Selenium's offsets are from the element's centre
+  def offset(x):  # Selenium's offsets are from the element's centre
     return round((x + 0.5) * scale - canvas.size['width'] / 2), round((y + 0.5) * scale - canvas.size['height'] / 2)
 
+  actions = ActionChains(driver, duration=10)
+  actions.move_to_element_with_offset(canvas, *offset(x0)).click_and_hold()
+  actions.move_to_element_with_offset(canvas, *offset(x1)).release().perform()
+
+
+def _paint_shape(driver, shape):
+  """Paints `shape` ([H, W] bool) with the brush: horizontal strokes across it, the brush kept inside it."""
+  radius = int(driver.find_element(By.ID, 'brush-size').get_attribute('value'))
   rows = np.flatnonzero(shape.any(axis=1))
   for y in range(rows[0] + radius, rows[-1] - radius + 1, max(1, radius)):
     columns = np.flatnonzero(shape[y])
-    x0, x1 = columns[0] + radius, columns[-1] - radius
-    if x1 < x0:
-      continue
-    actions = ActionChains(driver, duration=10)
-    actions.move_to_element_with_offset(canvas, *offset(x0, y)).click_and_hold()
-    actions.move_to_element_with_offset(canvas, *offset(x1, y)).release().perform()
+    if columns[-1] - radius >= columns[0] + radius:
+      _stroke(driver, y, columns[0] + radius, columns[-1] - radius)
 
 
 def _severe_console_entries(driver):
@@ -207,7 +211,13 @@ def test_paint_propagate_correct_and_export_in_a_real_browser(tmp_path, browser)
       body.send_keys(Keys.ARROW_RIGHT)
     assert driver.find_element(By.ID, 'frame-label').text.startswith('frame 6 / 11 (shot_06)')
     driver.find_element(By.CSS_SELECTOR, 'input[name=tool][value=eraser]').click()
-    _paint_shape(driver, np.ones((HEIGHT, WIDTH), bool) & (np.arange(HEIGHT)[:, None] > HEIGHT // 2))
+    _stroke(driver, HEIGHT // 2, 0, WIDTH - 1)  # a band across the object
+    server.wait(lambda s: s['kinds'][6] == 'P', 'the eraser stroke')
+    erased, band = server.mask(6), slice(HEIGHT // 2 - 1, HEIGHT // 2 + 2)
+    assert (erased[band] == 0).all() and first_run[6][band].any()
+    assert np.array_equal(erased[:HEIGHT // 2 - 5], first_run[6][:HEIGHT // 2 - 5])
+    driver.find_element(By.ID, 'undo').click()  # back to the propagated pixels (now as a painted frame)
+    server.wait(lambda s: np.array_equal(server.mask(6), first_run[6]), 'the undo')
     driver.find_element(By.CSS_SELECTOR, 'input[name=tool][value=brush]').click()
     _paint_shape(driver, _shape(6))
     status = server.wait(lambda s: s['kinds'][6] == 'P', 'the correction')
@@ -223,7 +233,14 @@ def test_paint_propagate_correct_and_export_in_a_real_browser(tmp_path, browser)
     print('IoU per frame after the correction:', np.round(ious, 3).tolist())
     assert min(ious) > MIN_IOU, ious
 
-    # 4. The export, downloaded by the browser and read back.
+    # 4. The other overlays, and playback from frame 6 to the end.
+    Select(driver.find_element(By.ID, 'overlay-mode')).select_by_value('outline')
+    Select(driver.find_element(By.ID, 'overlay-mode')).select_by_value('cutout')
+    driver.find_element(By.ID, 'play').click()
+    WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, 'frame-label').text.startswith('frame 11 / 11'))
+    assert driver.find_element(By.ID, 'play').text == 'Play'  # stopped at the last frame
+
+    # 5. The export, downloaded by the browser and read back.
     driver.find_element(By.ID, 'export').click()
     deadline, downloads = time.monotonic() + 120, tmp_path / 'dl'
     while time.monotonic() < deadline:
