@@ -75,15 +75,19 @@ def serve(args) -> None:
   if video is not None:
     worker.submit_import(video, source)
   local = args.host in LOOPBACK
-  app = create_app(workspace, worker, int(args.max_upload_mb * 2**20), allowed_hosts=None if local else ['*'])
   port = listener.getsockname()[1]
   shown = f'[{args.host}]' if ':' in args.host else args.host
   print(f'vosjax app with {loaded.described}; workspace {workspace.folder}', flush=True)
   if not local:
     print(f'WARNING: listening on {args.host}: anyone who can reach port {port} of this machine can use the app, see '
           'the video and change or export the workspace (there is no login)', flush=True)
-  print(f'Open http://{"127.0.0.1" if args.host in ("0.0.0.0", "::") else shown}:{port}/ in a browser '
-        '(Ctrl+C stops)', flush=True)
+
+  def say_address() -> None:  # once the server runs (and Ctrl+C is handled by it)
+    print(f'Open http://{"127.0.0.1" if args.host in ("0.0.0.0", "::") else shown}:{port}/ in a browser '
+          '(Ctrl+C stops)', flush=True)
+
+  app = create_app(workspace, worker, int(args.max_upload_mb * 2**20), allowed_hosts=None if local else ['*'],
+                   on_start=say_address)
   config = uvicorn.Config(app, log_level='warning', lifespan='on', timeout_graceful_shutdown=5)
   try:
     uvicorn.Server(config).run(sockets=[listener])

@@ -26,6 +26,7 @@ import contextlib
 import gzip
 import os
 import shutil
+from typing import Callable
 
 import numpy as np
 from starlette.applications import Starlette
@@ -55,15 +56,18 @@ class RequestError(UserError, ValueError):
   """A malformed request (the message says what is missing or wrong)."""
 
 
-def create_app(workspace: Workspace, worker: Worker, max_upload_bytes: int, allowed_hosts: list[str] | None = None
-               ) -> Starlette:
+def create_app(workspace: Workspace, worker: Worker, max_upload_bytes: int, allowed_hosts: list[str] | None = None,
+               on_start: Callable[[], None] | None = None) -> Starlette:
   """The Starlette app. `allowed_hosts`: Host headers accepted (default: loopback names only, against DNS
-  rebinding; ['*'] when the app listens on other interfaces). The worker is started and closed with the app."""
+  rebinding; ['*'] when the app listens on other interfaces). The worker is started and closed with the app;
+  `on_start` is called once the app serves (e.g. to print its address)."""
   api = _Api(workspace, worker, max_upload_bytes)
 
   @contextlib.asynccontextmanager
   async def lifespan(app):
     worker.start()
+    if on_start is not None:
+      on_start()
     yield
     worker.close()
 
