@@ -84,14 +84,18 @@ def open_upload(files: list[tuple[str, str]], scratch: str, max_unpacked_bytes: 
   if len(files) > 1:
     raise UploadError(f'{len(files)} files, not all images ({next(n for n in names if not _is_frame_file(n))}); '
                       'upload one video file, one zip of frames, or frame images')
-  return _probe(files[0][1], names[0]), names[0]
+  try:
+    return open_user_video(files[0][1]), names[0]
+  except DatasetError:
+    raise UploadError(f'{names[0]}: not a video or image the app can read; open a video file (.mp4, ...), a zip of '
+                      f'frames, or {"/".join(FRAME_EXTENSIONS)} frames') from None
 
 
 def _probe(path: str, name: str) -> UserVideo:
   try:
     return open_user_video(path)
   except DatasetError as error:
-    detail = one_line(error).replace(path, '').lstrip(': ')
+    detail = one_line(error).replace(path + os.sep, '').replace(path, '').lstrip(': ')
     raise UploadError(f'{name}: not a video or image the app can read ({detail})') from None
 
 

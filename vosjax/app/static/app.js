@@ -382,6 +382,7 @@ function updateControls() {
   $('stop').disabled = !state.busy;
   for (const id of ['undo', 'clear-frame', 'add-object', 'prev', 'play', 'next']) $(id).disabled = !hasVideo;
   $('export').classList.toggle('disabled', !hasVideo);
+  $('import-mask').parentElement.classList.toggle('disabled', !hasVideo);
 }
 
 async function poll() {
