@@ -60,6 +60,15 @@ def test_cosine_channel_attention_is_scale_and_resolution_free():
   np.testing.assert_allclose(attention_of(3.0 * x), attention_of(x), rtol=1e-5, atol=1e-6)
 
 
+def test_cosine_channel_attention_has_finite_gradients_for_an_all_zero_channel():
+  # An absent object's read-out can be exactly zero (GAM's empty context): the cosine's norm must not give 0/0.
+  x = jax.random.normal(jax.random.key(3), (1, 2, 4, 6, 5)).at[0, 1].set(0.0).at[0, 0, ..., 2].set(0.0)
+  module = ChannelAttention(similarity='cosine')
+  variables = module.init(jax.random.key(0), x)
+  grads = jax.grad(lambda v, y: jnp.sum(module.apply(v, y) ** 2), argnums=(0, 1))(variables, x)
+  assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(grads))
+
+
 def test_mask_embedding_inputs_and_output_grid():
   positions = position_channels(5, 9)
   np.testing.assert_allclose(positions[0, 0], [-1, -1, 1], atol=1e-6)

@@ -50,7 +50,8 @@ class ChannelAttention(nn.Module):
     flat_shared = None if shared is None else shared.reshape(batch, positions, -1).astype(jnp.float32)
     if self.similarity == 'cosine':
       log_temperature = self.param('log_temperature', nn.initializers.constant(math.log(self.temperature_init)), ())
-      unit = lambda x: x / jnp.maximum(jnp.linalg.norm(x, axis=-2, keepdims=True), 1e-6)
+      # x / max(|x|, 1e-6) written with the square root after the floor: a zero channel gets a finite gradient.
+      unit = lambda x: x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=-2, keepdims=True), 1e-12))
       compared_own, scale = unit(flat_own), jnp.exp(log_temperature)
       compared_shared = None if flat_shared is None else unit(flat_shared)
     else:
