@@ -7,10 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vosjax.models import VOSNet, init_variables, tiny_config
+from vosjax.models import EfficientNetConfig, VOSNet, init_variables, tiny_config
+from vosjax.models.efficientnet import EfficientNetLite
 from vosjax.training.loss import mean_iou, segmentation_loss
 from vosjax.training.sharding import batch_sharding, data_mesh, replicated
-from vosjax.training.train_state import batch_norm_labels, create_train_state, learning_rate_schedule, make_optimizer
+from vosjax.training.train_state import (batch_norm_labels, create_train_state, learning_rate_schedule, make_optimizer,
+                                         stop_frozen_gradients)
 from vosjax.training.train_step import make_train_step
 
 MODEL = VOSNet(tiny_config())
@@ -71,6 +73,32 @@ def test_frame_encoder_can_be_frozen_or_slowed(scale):
   others = jax.tree.leaves(moved(state.params['decoder'], new_state.params['decoder']))
   others_full = jax.tree.leaves(moved(state.params['decoder'], reference.params['decoder']))
   np.testing.assert_allclose(max(others), max(others_full), rtol=1e-3)  # the rest trains at the full rate
+
+
+def test_only_the_last_blocks_of_an_efficientnet_frame_encoder_train():
+  encoder = EfficientNetLite(EfficientNetConfig('lite0'))
+  image = jax.random.normal(jax.random.key(0), (1, 32, 32, 3))
+  variables = encoder.init(jax.random.key(1), image)
+  params = {'frame_encoder': variables['params'], 'head': {'kernel': jnp.ones(3)}}
+
+  def loss(params):
+    params = stop_frozen_gradients(params, 2)
+    features = encoder.apply({'params': params['frame_encoder'], 'batch_stats': variables['batch_stats']}, image)
+    return jnp.sum(features['layer3'] ** 2) * params['head']['kernel'][0]
+
+  grads = jax.grad(loss)(params)
+  optimizer = make_optimizer(1e-2, frame_encoder_lr_scale=0.1, frame_encoder_train_blocks=2)
+  updates, _ = optimizer.update(grads, optimizer.init(params), params)
+  largest = lambda tree: max(float(jnp.abs(leaf).max()) for leaf in jax.tree.leaves(tree))
+  encoder_grads, encoder_updates = grads['frame_encoder'], updates['frame_encoder']
+  trained = ('blocks_9', 'blocks_10')
+  assert all(largest(encoder_grads[name]) > 0 for name in trained)
+  assert all(largest(encoder_grads[name]) == 0 for name in encoder_grads if name not in trained)  # stem, blocks 0-8
+  assert all(largest(encoder_updates[name]) == 0 for name in encoder_updates if name not in trained)
+  np.testing.assert_allclose(largest(encoder_updates['blocks_10']), 1e-3, rtol=1e-3)  # Adam's first step, 0.1 x 1e-2
+  np.testing.assert_allclose(largest(updates['head']), 1e-2, rtol=1e-3)  # the rest at the full rate
+  with pytest.raises(ValueError, match='numbered blocks'):  # a ResNet encoder has none
+    optimizer.init(_variables()['params'])
 
 
 def test_loss_sums_frames_and_bootstraps_the_hardest_pixels():

@@ -105,6 +105,10 @@ def test_config_checks_name_the_field():
   config.clip.crop_size = 8
   with pytest.raises(ConfigError, match='crop_size'):
     check_training_config(config)
+  config = synthetic.get_config()
+  config.optim.frame_encoder_lr_scale, config.optim.frame_encoder_train_blocks = 0.0, 3  # blocks with no rate
+  with pytest.raises(ConfigError, match='frame_encoder_train_blocks'):
+    check_training_config(config)
   check_training_config(synthetic.get_config())
 
 
@@ -127,6 +131,14 @@ def test_resuming_with_another_config_is_refused_naming_the_fields(tmp_path):
   with pytest.raises(ConfigError, match=r'model\.matcher.*workdir: .global.*given: .memory_bank') as error:
     check_resume_config(other, str(workdir))
   assert 'clip.num_frames' in str(error.value)
+  older = json.loads(config.to_json_best_effort())
+  del older['optim']['frame_encoder_train_blocks']  # written before the field existed: it reads as its default
+  (workdir / 'config.json').write_text(json.dumps(older))
+  assert check_resume_config(config, str(workdir)) is True
+  changed = synthetic.get_config()
+  changed.optim.frame_encoder_train_blocks = 2
+  with pytest.raises(ConfigError, match='frame_encoder_train_blocks'):
+    check_resume_config(changed, str(workdir))
 
 
 def _workdir_with_checkpoints(path, steps=(1, 2)):

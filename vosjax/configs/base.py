@@ -62,6 +62,7 @@ def get_config() -> ml_collections.ConfigDict:
       train_bn_affine=False,  # the paper froze batch normalisation: statistics and affine parameters
       clip_grad_norm=0.0,
       frame_encoder_lr_scale=1.0,  # the frame encoder's learning rate relative to lr (0 = frozen, no backward)
+      frame_encoder_train_blocks=-1,  # >= 0: only the frame encoder's last N blocks train (EfficientNet-Lite)
   ))
   config.loss = ml_collections.ConfigDict(dict(bootstrap_fraction=1.0))
   config.train = ml_collections.ConfigDict(dict(

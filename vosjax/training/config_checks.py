@@ -10,6 +10,7 @@ import os
 
 import jax
 
+from vosjax.configs import base
 from vosjax.models import ModelConfig
 from vosjax.errors import ConfigError
 from vosjax.files import workdir as workdir_layout
@@ -55,6 +56,9 @@ def check_training_config(config) -> None:
   _require(clip.max_objects >= 1, 'clip.max_objects', f'must be at least 1, got {clip.max_objects}')
   _require(optim.frame_encoder_lr_scale >= 0, 'optim.frame_encoder_lr_scale',
            f'must be >= 0 (0 freezes the frame encoder), got {optim.frame_encoder_lr_scale}')
+  _require(optim.frame_encoder_train_blocks < 0 or optim.frame_encoder_lr_scale > 0, 'optim.frame_encoder_train_blocks',
+           f'trains the frame encoder\'s last {optim.frame_encoder_train_blocks} blocks, but '
+           'optim.frame_encoder_lr_scale=0 freezes all of it: give the blocks a rate (e.g. 0.1)')
   for field in ('imagenet_frame_encoder', 'imagenet_mask_encoder'):
     if train[field]:
       try:
@@ -99,7 +103,8 @@ def check_resume_config(config, workdir: str) -> bool:
     raise ConfigError(f'{error}; the workdir cannot be resumed safely: use another --workdir') from None
   if stored is None:
     return True
-  stored = _flatten(stored)
+  # A field the library added after the workdir was written reads as its default there.
+  stored = dict(_flatten(json.loads(base.get_config().to_json_best_effort())), **_flatten(stored))
   given = _flatten(json.loads(config.to_json_best_effort()))
   differ = [name for name in sorted(set(stored) | set(given))
             if name not in RESUMABLE_FIELDS and stored.get(name, '<absent>') != given.get(name, '<absent>')]

@@ -173,7 +173,7 @@ def _set_up(config, workdir: str, make_validator: ValidatorFactory | None) -> _R
   local_batch_size = check_batch_size(train.batch_size, mesh)
   schedule = learning_rate_schedule(config.optim.lr, config.optim.schedule, train.num_steps, config.optim.warmup_steps)
   optimizer = make_optimizer(schedule, config.optim.train_bn_affine, config.optim.clip_grad_norm or None,
-                             config.optim.frame_encoder_lr_scale)
+                             config.optim.frame_encoder_lr_scale, config.optim.frame_encoder_train_blocks)
   dataset = training_dataset(sources, clips, local_batch_size, seed=config.seed, num_workers=config.data.num_workers,
                              shard_index=jax.process_index(), shard_count=jax.process_count())
   return _Run(config, workdir, model, validator, mesh, schedule, optimizer, replicated(mesh), iter(dataset),
@@ -205,7 +205,8 @@ def _loop(run: _Run, state: TrainState, start_step: int, writer: _MetricWriter) 
   train = run.config.train
   train_step = jax.jit(make_train_step(run.model, run.optimizer, bootstrap_fraction=run.config.loss.bootstrap_fraction,
                                        remat=train.remat,
-                                       freeze_frame_encoder=run.config.optim.frame_encoder_lr_scale == 0),
+                                       freeze_frame_encoder=run.config.optim.frame_encoder_lr_scale == 0,
+                                       frame_encoder_train_blocks=run.config.optim.frame_encoder_train_blocks),
                        in_shardings=(run.state_sharding, None), out_shardings=(run.state_sharding, run.state_sharding),
                        donate_argnums=0)
   pending: list[tuple[int, dict]] = []  # device metrics not yet fetched (fetched at log and checkpoint steps)

@@ -12,18 +12,21 @@ from vosjax.data.augment import normalize_frames
 from vosjax.data.labels import first_frame_masks
 from vosjax.models import VOSNet, unroll_clip
 from vosjax.training.loss import mean_iou, segmentation_loss
-from vosjax.training.train_state import TrainState
+from vosjax.training.train_state import TrainState, stop_frozen_gradients
 
 
 def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, bootstrap_fraction: float = 1.0,
                     remat: bool = False,
-                    freeze_frame_encoder: bool = False) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+                    freeze_frame_encoder: bool = False,
+                    frame_encoder_train_blocks: int = -1) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """Builds `train_step(state, batch) -> (state, metrics)` (pure; jit it with the shardings of the caller).
 
   The batch is the pipeline's: 'frames' [B, T, S, S, 3] uint8, 'labels' [B, T, S, S] uint8, 'object_valid' [B, K].
   Frame 0's labels are the given masks; the loss covers frames 1..T-1. Batch-norm statistics are read, never
   written. Metrics stay on the device: 'loss', 'iou', 'grad_norm'. `freeze_frame_encoder` stops gradients at the
-  frame encoder's parameters (pair it with an optimiser that leaves them alone), so no backward pass runs through it.
+  frame encoder's parameters (pair it with an optimiser that leaves them alone), so no backward pass runs through it;
+  `frame_encoder_train_blocks` >= 0 stops them everywhere but in the encoder's last that many blocks (the same
+  argument as `make_optimizer`'s).
   """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
@@ -35,6 +38,8 @@ def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, b
     def loss_fn(params):
       if freeze_frame_encoder:
         params = dict(params, frame_encoder=jax.lax.stop_gradient(params['frame_encoder']))
+      elif frame_encoder_train_blocks >= 0:
+        params = stop_frozen_gradients(params, frame_encoder_train_blocks)
       variables = {'params': params, 'batch_stats': state.batch_stats}
       logits = unroll_clip(model, variables, frames, first_masks, object_valid, remat=remat)
       return segmentation_loss(logits, labels[:, 1:], bootstrap_fraction), logits
