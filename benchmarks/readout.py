@@ -17,12 +17,10 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from configs import davis2016_cpu  # noqa: E402
+from vosjax.configs import davis2016_cpu  # noqa: E402
 from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 from vosjax.evaluation.eval_datasets import split_videos  # noqa: E402
 from vosjax.evaluation.evaluate_lib import score_and_report  # noqa: E402

@@ -27,7 +27,6 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from vosjax.cli.xla_defaults import apply_xla_defaults  # noqa: E402
 
@@ -37,7 +36,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-from configs import synthetic  # noqa: E402
+from vosjax.configs import synthetic  # noqa: E402
 from vosjax.data import ClipConfig, TrainingSource, davis_videos, training_dataset  # noqa: E402
 from vosjax.data.synthetic import SyntheticSpec, ensure_dataset  # noqa: E402
 from vosjax.models import ModelConfig, VOSNet, init_variables, paper_config  # noqa: E402
@@ -103,7 +102,7 @@ def pipeline_rate(videos, clips: ClipConfig, workers: int, batches: int, batch_s
 
 def recipe_rows(davis_root: str, steps: int, batches: int) -> list[dict]:
   """The real-video recipe's step with 1 and 2 objects, and its input three ways (see the module docstring)."""
-  from configs import davis2016_cpu
+  from vosjax.configs import davis2016_cpu
   from vosjax.training.datasets import training_sources
   config = davis2016_cpu.get_config()
   config.data.davis_root = davis_root
