@@ -2,8 +2,10 @@
 // polling /api/status (a few times a second while a job runs, once a second otherwise).
 
 import { ApiError, frameUrl, getMask, json, request } from './api.js';
+import { markSelected, renderObjects } from './objects.js';
 import { renderOverlay } from './overlay.js';
 import { Painter } from './painter.js';
+import { describeJob } from './progress.js';
 import { Timeline } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -237,44 +239,13 @@ async function importMask(file) {
 function setObjects(objects) {
   state.objects = objects;
   if (!objects.some((o) => o.id === state.selected)) state.selected = objects.length ? objects[0].id : null;
-  const list = $('objects');
-  const shown = Array.from(list.children, (item) => Number(item.dataset.id));
-  if (shown.length === objects.length && objects.every((o, i) => o.id === shown[i])) {
-    objects.forEach((object, i) => {  // the same objects: new names only, never under the person's typing
-      const name = list.children[i].querySelector('input[type=text]');
-      if (name !== document.activeElement) name.value = object.name;
-    });
-    return;
-  }
-  list.replaceChildren();
-  for (const object of objects) {
-    const item = document.createElement('li');
-    item.dataset.id = object.id;
-    item.className = object.id === state.selected ? 'selected' : '';
-    const swatch = document.createElement('span');
-    swatch.className = 'swatch';
-    swatch.style.background = object.colour;
-    swatch.title = `id ${object.id}`;
-    const name = document.createElement('input');
-    name.type = 'text';
-    name.value = object.name;
-    name.setAttribute('aria-label', `name of object ${object.id}`);
-    name.addEventListener('change', () => renameObject(object.id, name.value));
-    name.addEventListener('keydown', (event) => { if (event.key === 'Enter') name.blur(); });  // blur sends change
-    const remove = document.createElement('button');
-    remove.className = 'delete';
-    remove.textContent = '×';
-    remove.title = 'Delete this object from every frame';
-    remove.addEventListener('click', (event) => { event.stopPropagation(); deleteObject(object); });
-    item.append(swatch, name, remove);
-    item.addEventListener('click', () => selectObject(object.id));
-    list.append(item);
-  }
+  renderObjects($('objects'), objects, state.selected,
+                { select: selectObject, rename: renameObject, remove: deleteObject });
 }
 
 function selectObject(id) {
   state.selected = id;
-  for (const item of $('objects').children) item.className = Number(item.dataset.id) === id ? 'selected' : '';
+  markSelected($('objects'), id);
 }
 
 async function addObject() {
@@ -340,30 +311,12 @@ async function propagate(direction) {
   }
 }
 
-function seconds(value) {
-  if (value === null || value === undefined) return '?';
-  return value >= 90 ? `${Math.floor(value / 60)} min ${Math.round(value % 60)} s` : `${Math.round(value)} s`;
-}
-
 function showJob(job) {
-  const bar = $('progress-bar'), text = $('progress-text');
-  if (!job) {
-    bar.style.width = '0';
-    text.textContent = '\u00a0';
-    return;
-  }
-  bar.style.width = job.total ? `${(100 * job.done / job.total).toFixed(1)}%` : '0';
-  bar.className = job.state === 'failed' ? 'failed' : '';
-  if (job.state === 'queued') {
-    text.textContent = 'Waiting for the model to finish compiling…';
-  } else if (job.state === 'running') {
-    const what = job.kind === 'import' ? 'Opening the video' : `Propagating ${job.direction} from frame ${job.start}`;
-    const rate = job.fps > 0 ? ` · ${job.fps.toFixed(1)} frames/s · ${seconds(job.eta_s)} left`
-      : (job.kind === 'propagate' ? ' · starting…' : '');
-    text.textContent = `${what}: ${job.done} / ${job.total} frames${rate}`;
-  } else {
-    text.textContent = job.message;
-  }
+  const { fraction, failed, text } = describeJob(job);
+  $('progress-bar').style.width = `${(100 * fraction).toFixed(1)}%`;
+  $('progress-bar').className = failed ? 'failed' : '';
+  $('progress-text').textContent = text;
+  if (!job) return;
   const key = `${job.id}:${job.state}`;
   if (key !== state.shownJobState && !['running', 'queued'].includes(job.state)) {
     state.shownJobState = key;
