@@ -110,7 +110,7 @@ def _state_after(segmenter: VideoSegmenter, state, frames_seen: int, unpadded: b
     if unpadded:
       capacity = stored
     if MemoryPolicy.of(config).fixed_size:  # the first and the most recent frames, whatever the length
-      capacity = stored = min(stored, 1 + config.memory_recent)
+      capacity = stored = min(stored, 1 + config.memory_recent + config.memory_long)
     bank = state.matcher
     tile = lambda x, axis: jnp.concatenate([jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis), stored, axis=axis),
                                             jnp.zeros_like(jnp.repeat(jnp.take(x, jnp.array([0]), axis=axis),
@@ -201,8 +201,12 @@ PATHS = {
     'xla-fp32': dict(dtype='float32', short_side=None),
     'xla-bf16': dict(dtype='bfloat16', short_side=None),
     'jax-export-fp32': dict(dtype='float32', short_side=None),
+    'xla-fp32-internal420': dict(dtype='float32', short_side=420),
     'xla-fp32-internal360': dict(dtype='float32', short_side=360),
     'xla-fp32-internal240': dict(dtype='float32', short_side=240),
+    # A fixed-size memory bank with 4 long-term frames beside the first and the recent ones (memory banks only).
+    'xla-fp32-long4': dict(dtype='float32', short_side=None, memory_long=4),
+    'xla-fp32-internal360-long4': dict(dtype='float32', short_side=360, memory_long=4),
 }
 NOT_MEASURED = {
     'onnx': 'no maintained JAX-to-ONNX converter handles this network here: jax2onnx 0.17.1 returns wrong values '
@@ -240,13 +244,16 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
     for path, setting in PATHS.items():
       # GAM, or the network's own matcher where its state has a fixed size (the real-video recipe's)
       matcher = base.matcher if MemoryPolicy.of(base).fixed_size else 'global'
-      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher=matcher))
+      if setting.get('memory_long') and matcher != 'memory_bank':
+        continue
+      long_term = dict(memory_long=setting['memory_long'], memory_long_every=5) if setting.get('memory_long') else {}
+      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher=matcher, **long_term))
       if path.startswith('jax-export'):
         case = prepare_exported(model, variables, height, width, objects, timed, warmup, directory)
       else:
         case = prepare_step(model, variables, height, width, objects, 100, timed, setting['short_side'], warmup,
                             path)
-      case.row.update(table='paths', short_side=setting['short_side'])
+      case.row.update(table='paths', short_side=setting['short_side'], memory_long=setting.get('memory_long', 0))
       cases.append(case)
     rows = time_round_robin(cases, timed)
   for row in rows:

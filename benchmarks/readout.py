@@ -38,6 +38,11 @@ VARIANTS = {
     'long2x10': ('first + 2 recent + 2 long-term frames every 10', {'memory_long': 2, 'memory_long_every': 10}, None),
     'long4x5': ('first + 2 recent + 4 long-term frames every 5', {'memory_long': 4, 'memory_long_every': 5}, None),
     'side480': ('internal short side 480 instead of 360', {}, 480),
+    'side420': ('internal short side 420 instead of 360', {}, 420),
+    'long4x5_side420': ('first + 2 recent + 4 long-term frames every 5, internal short side 420',
+                        {'memory_long': 4, 'memory_long_every': 5}, 420),
+    'long4x5_side480': ('first + 2 recent + 4 long-term frames every 5, internal short side 480',
+                        {'memory_long': 4, 'memory_long_every': 5}, 480),
     'top20_long4x5': ('top-20 read-out, first + 2 recent + 4 long-term every 5',
                       {'memory_top_k': 20, 'memory_long': 4, 'memory_long_every': 5}, None),
 }

@@ -13,8 +13,9 @@ real-video recipe's step (frozen Lite0, batch 4 x 5 x 192^2) with 1 and 2 object
 worker alone, three ways: decoding the JPEG and PNG of every frame of every clip (`clip.cache_short_side=0`),
 decoding each frame once and keeping it at a 432-pixel short side (the recipe), and the same with objects pasted
 from other videos (`clip.paste_probability`); a worker's share of a core at the step's pace is then
-step clips/s / pipeline clips/s. --quick times fewer synthetic steps and the paper's network on 3-frame 192x192 clips (a reduced row, labelled
-so), and reads fewer pipeline batches.
+step clips/s / pipeline clips/s. `--encoder_blocks 1,3` adds the two-object step with the frame encoder's last 1 and
+3 blocks trained (`optim.frame_encoder_train_blocks`). --quick times fewer synthetic steps and the paper's network
+on 3-frame 192x192 clips (a reduced row, labelled so), and reads fewer pipeline batches.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ from vosjax.training.train_step import make_train_step  # noqa: E402
 
 
 def compiled_step(model_config, batch: int, frames: int, size: int, objects: int, remat: bool,
-                  frozen_encoder: bool = False):
-  """(the compiled train step, its state, a random batch, compile seconds, compiled memory in bytes, GFLOP/step)."""
+                  frozen_encoder: bool = False, encoder_blocks: int = -1):
+  """(the compiled train step, its state, a random batch, compile seconds, compiled memory in bytes, GFLOP/step).
+
+  `encoder_blocks` >= 0 trains only the frame encoder's last that many blocks (at 0.1 x the rate; the rest frozen).
+  """
   model = VOSNet(model_config)
-  optimizer = make_optimizer(1e-5, frame_encoder_lr_scale=0.0 if frozen_encoder else 1.0)
+  if encoder_blocks >= 0:
+    optimizer = make_optimizer(1e-5, frame_encoder_lr_scale=0.1, frame_encoder_train_blocks=encoder_blocks)
+  else:
+    optimizer = make_optimizer(1e-5, frame_encoder_lr_scale=0.0 if frozen_encoder else 1.0)
   state = create_train_state(init_variables(model), optimizer)
   rng = np.random.default_rng(0)
   labels = np.zeros((batch, frames, size, size), np.uint8)
@@ -58,7 +65,9 @@ def compiled_step(model_config, batch: int, frames: int, size: int, objects: int
   data = {'frames': rng.integers(0, 255, (batch, frames, size, size, 3), dtype=np.uint8), 'labels': labels,
           'object_valid': np.ones((batch, objects), bool)}
   began = time.perf_counter()
-  train_step = make_train_step(model, optimizer, remat=remat, freeze_frame_encoder=frozen_encoder)
+  train_step = make_train_step(model, optimizer, remat=remat,
+                               freeze_frame_encoder=frozen_encoder and encoder_blocks < 0,
+                               frame_encoder_train_blocks=encoder_blocks)
   step = jax.jit(train_step, donate_argnums=0).lower(state, data).compile()
   compile_s = time.perf_counter() - began
   print(f'.. compiled batch {batch} x {frames} x {size}^2 in {compile_s:.0f} s', file=sys.stderr, flush=True)
@@ -70,10 +79,10 @@ def compiled_step(model_config, batch: int, frames: int, size: int, objects: int
 
 
 def time_step(model_config, batch: int, frames: int, size: int, objects: int, remat: bool, steps: int,
-              warmup: bool = True, frozen_encoder: bool = False) -> dict:
+              warmup: bool = True, frozen_encoder: bool = False, encoder_blocks: int = -1) -> dict:
   """The median step time over `steps` steps (after one warm-up step) and the compiled memory."""
   step, state, data, compile_s, total, gflop = compiled_step(model_config, batch, frames, size, objects, remat,
-                                                             frozen_encoder)
+                                                             frozen_encoder, encoder_blocks)
   times = []
   for _ in range(steps + int(warmup)):
     began = time.perf_counter()
@@ -100,8 +109,9 @@ def pipeline_rate(videos, clips: ClipConfig, workers: int, batches: int, batch_s
   return round(batches * batch_size / (time.perf_counter() - began), 2)
 
 
-def recipe_rows(davis_root: str, steps: int, batches: int) -> list[dict]:
-  """The real-video recipe's step with 1 and 2 objects, and its input three ways (see the module docstring)."""
+def recipe_rows(davis_root: str, steps: int, batches: int, encoder_blocks: tuple[int, ...] = ()) -> list[dict]:
+  """The real-video recipe's step with 1 and 2 objects (and with 2 objects and the frame encoder's last
+  `encoder_blocks` blocks trained), and its input three ways (see the module docstring)."""
   from vosjax.configs import davis2016_cpu
   from vosjax.training.datasets import training_sources
   config = davis2016_cpu.get_config()
@@ -119,10 +129,10 @@ def recipe_rows(davis_root: str, steps: int, batches: int) -> list[dict]:
                                 warmup_batches=0 if not fields['cache_short_side'] else 2 * 1622 // 20)
     print(f'.. input {name}: {rates[name]} clips/s', file=sys.stderr, flush=True)
   rows = []
-  for objects in (1, 2):
+  for objects, blocks in [(1, -1), (2, -1)] + [(2, n) for n in encoder_blocks]:
     row = time_step(network, config.train.batch_size, clips.num_frames, clips.crop_size, objects, False, steps,
-                    frozen_encoder=True)
-    row.update(setting=f'real-video recipe, K={objects}', pipeline_workers=1, input_rates=rates,
+                    frozen_encoder=True, encoder_blocks=blocks)
+    row.update(setting=f'real-video recipe, K={objects}', pipeline_workers=1, input_rates=rates, encoder_blocks=blocks,
                pipeline_clips_per_s=rates['decoded once + paste' if objects > 1 else 'decoded once (432)'])
     rows.append(row)
     print(f'.. {row}', file=sys.stderr, flush=True)
@@ -135,11 +145,15 @@ def main():
   parser.add_argument('--json')
   parser.add_argument('--davis_root', help='add the real-video recipe rows (DAVIS 2016 training videos)')
   parser.add_argument('--recipe_only', action='store_true', help='only the real-video recipe rows')
+  parser.add_argument('--encoder_blocks', default='',
+                      help='with --davis_root: also time the recipe with the frame encoder\'s last N blocks trained, '
+                           'for each N of this comma-separated list')
   args = parser.parse_args()
   flags.FLAGS.mark_as_parsed()
   rows = []
   if args.davis_root:
-    rows += recipe_rows(args.davis_root, 5 if args.quick else 20, 10 if args.quick else 40)
+    blocks = tuple(int(n) for n in args.encoder_blocks.split(',') if n)
+    rows += recipe_rows(args.davis_root, 5 if args.quick else 20, 10 if args.quick else 40, blocks)
   if args.recipe_only:
     _print_recipe(rows)
     return
@@ -187,9 +201,11 @@ def _print_recipe(rows: list[dict]) -> None:
     return
   print(f'\nReal-video recipe ({os.cpu_count()} cores, {platform.processor() or platform.machine()}): the step, '
         f'and one input worker alone')
-  print('| objects per clip | step s (batch 4) | step clips/s |\n|---|---|---|')
+  print('| objects per clip | frame encoder | step s (batch 4) | step clips/s | GFLOP/step |\n|---|---|---|---|---|')
   for r in rows:
-    print(f'| {r["objects"]} | {r["step_s"]:.3f} | {r["step_clips_per_s"]:.2f} |')
+    encoder = 'frozen' if r['encoder_blocks'] < 0 else f'last {r["encoder_blocks"]} blocks trained'
+    print(f'| {r["objects"]} | {encoder} | {r["step_s"]:.3f} | {r["step_clips_per_s"]:.2f} '
+          f'| {r["gflop_per_step"]:.0f} |')
   print('| input | clips/s (1 worker) | worker core share at the K=1 step\'s pace |\n|---|---|---|')
   for name, rate in rows[0]['input_rates'].items():
     print(f'| {name} | {rate:.2f} | {rows[0]["step_clips_per_s"] / rate:.2f} |')
