@@ -64,6 +64,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
     ('global', 1, 1, {}),
     ('global', 3, 2, {}),
     ('global', 2, 2, {'gam_temperature_init': 4.0, 'cam_similarity': 'cosine'}),
+    ('global', 3, 2, {'gam_first_frame': True}),
     ('memory_bank', 3, 2, {}),
     ('memory_bank', 2, 1, {'memory_recent': 2}),
 ])
@@ -91,6 +92,22 @@ def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
   if extra.get('memory_recent'):  # the same 4 frames went through a fixed memory of the first + 2 recent
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 3
+  if extra.get('gam_first_frame'):  # beside GAM's context of all 7 frames: frame 0's keys, in its only slot
+    np.testing.assert_array_equal(state.matcher.count, [[7, 7, 0], [7, 7, 0]])
+    np.testing.assert_array_equal(state.first_frame.count, [1, 1])
+    assert state.first_frame.capacity == 1
+    first_key = model.apply(variables, video[:, 0], method=VOSNet.encode_frame).key
+    np.testing.assert_allclose(np.asarray(state.first_frame.keys[:, 0]),
+                               np.asarray(first_key.reshape(2, -1, first_key.shape[-1])), atol=1e-5)
+  else:
+    assert state.first_frame is None
+
+
+def test_first_frame_read_needs_gam_with_concatenation():
+  with pytest.raises(ValueError, match='gam_first_frame'):
+    tiny_config(matcher='memory_bank', gam_first_frame=True)
+  with pytest.raises(ValueError, match='gam_first_frame'):
+    tiny_config(gam_combine='sum', gam_first_frame=True)
 
 
 def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():

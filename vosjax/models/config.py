@@ -132,6 +132,10 @@ class ModelConfig:
       it the softmaxes stay nearly flat and D_T is almost the same vector at every position.
     gam_combine: 'concat' (D_T concatenated with V_L) or 'sum' (V_L projected to C_M and added).
     matcher: 'global' (GAM, fixed-size state) or 'memory_bank' (STM-style memory that grows with the video).
+    gam_first_frame: GAM only: also keep the first frame's keys and each object's values (one frame, a fixed size)
+      and read them by attention as the memory bank reads its frames; GAM's D_T and that read are concatenated
+      (2 C_M channels). GAM's context summarises every frame but forgets where the object was; the first frame's
+      read keeps positions. An object that joins after the first frame is read from GAM's context only.
     memory_every: a frame enters the memory bank every this many frames (STM: 5). GAM updates every frame.
     memory_bucket: the memory bank grows its capacity in multiples of this many frames.
     memory_recent: 0 = the memory bank grows with the video; R > 0 = a fixed-size memory of the first frame and the R
@@ -168,6 +172,7 @@ class ModelConfig:
   gam_temperature_init: float = 0.0
   gam_combine: Literal['concat', 'sum'] = 'concat'
   matcher: Literal['global', 'memory_bank'] = 'global'
+  gam_first_frame: bool = False
   memory_every: int = 5
   memory_bucket: int = 8
   memory_recent: int = 0
@@ -195,6 +200,9 @@ class ModelConfig:
       raise ValueError(f"cam_similarity must be 'dot_mean' or 'cosine', got {self.cam_similarity!r}")
     if self.gam_combine not in ('concat', 'sum'):
       raise ValueError(f"gam_combine must be 'concat' or 'sum', got {self.gam_combine!r}")
+    if self.gam_first_frame and (self.matcher != 'global' or self.gam_combine != 'concat'):
+      raise ValueError("gam_first_frame reads the first frame beside GAM's context: it needs matcher='global' and "
+                       f"gam_combine='concat', got matcher={self.matcher!r}, gam_combine={self.gam_combine!r}")
     for encoder in (self.frame_encoder, self.mask_encoder):
       if isinstance(encoder, ResNetConfig) and len(encoder.depths) != 3:
         raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')

@@ -71,12 +71,15 @@ class TrackerState:
     history: [B, L, K, H, W] the last L object probabilities (oldest first), MEM's input.
     object_valid: [B, K] bool, the object slots in use.
     frame_index: [B] int32, the index of the last frame processed (0 = the reference frame).
+    first_frame: with `gam_first_frame`, a one-slot MemoryBankState holding the first frame's keys and values, read
+      beside GAM's context; else None.
   """
 
   matcher: MatcherState
   history: jax.Array
   object_valid: jax.Array
   frame_index: jax.Array
+  first_frame: mb.MemoryBankState | None = None
 
 
 class VOSNet(nn.Module):
@@ -147,6 +150,8 @@ class VOSNet(nn.Module):
         history=jnp.zeros((batch, cfg.mem_history, objects, height, width), jnp.float32),
         object_valid=object_valid.astype(bool),
         frame_index=jnp.zeros((batch,), jnp.int32),
+        first_frame=mb.init_memory_bank(batch, objects, h * w, cfg.key_dim, cfg.value_dim, 1)
+        if cfg.gam_first_frame else None,
     )
     masks = masks.astype(jnp.float32) * state.object_valid[:, :, None, None]
     # Before any prediction exists, the reference mask stands for every past frame MEM looks at.
@@ -178,6 +183,8 @@ class VOSNet(nn.Module):
     if cfg.matcher == 'global':
       frame_ctx = gc.frame_context(self._gam_logits(key), values, cfg.key_normalization)
       matcher = gc.update_global_context(state.matcher, frame_ctx, state.object_valid)
+      if state.first_frame is not None:  # written once, at frame 0; a full one-slot bank drops later writes
+        state = state.replace(first_frame=mb.write_memory_bank(state.first_frame, key, values, state.frame_index == 0))
     else:
       write = state.frame_index % cfg.memory_every == 0
       if joining is not None:
@@ -213,9 +220,11 @@ class VOSNet(nn.Module):
     query_key = features.key.reshape(batch, h * w, cfg.key_dim)
     if cfg.matcher == 'global':
       read = gc.read_global_context(state.matcher, self._gam_logits(query_key), cfg.key_normalization)  # D_T, Eq. 3
+      if state.first_frame is not None:
+        read = jnp.concatenate([read, mb.read_memory_bank(state.first_frame, query_key)], axis=-1)
     else:
       read = mb.read_memory_bank(state.matcher, query_key, cfg.memory_top_k)
-    read = read.reshape(batch, objects, h, w, cfg.value_dim).astype(dtype)
+    read = read.reshape(batch, objects, h, w, read.shape[-1]).astype(dtype)
     self.sow('intermediates', 'read', read)  # D_T and V_L, for inspection only (kept when 'intermediates' is mutable)
     self.sow('intermediates', 'query_value', features.query_value)
     query_value = features.query_value.astype(dtype)  # [B, h, w, C_V], the same for every object
