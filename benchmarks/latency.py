@@ -202,6 +202,7 @@ PATHS = {
     'xla-bf16': dict(dtype='bfloat16', short_side=None),
     'jax-export-fp32': dict(dtype='float32', short_side=None),
     'xla-fp32-internal420': dict(dtype='float32', short_side=420),
+    'xla-fp32-internal400': dict(dtype='float32', short_side=400),
     'xla-fp32-internal360': dict(dtype='float32', short_side=360),
     'xla-fp32-internal240': dict(dtype='float32', short_side=240),
     # A fixed-size memory bank with 4 long-term frames beside the first and the recent ones (memory banks only).

@@ -39,6 +39,7 @@ VARIANTS = {
     'long4x5': ('first + 2 recent + 4 long-term frames every 5', {'memory_long': 4, 'memory_long_every': 5}, None),
     'side480': ('internal short side 480 instead of 360', {}, 480),
     'side420': ('internal short side 420 instead of 360', {}, 420),
+    'side400': ('internal short side 400 instead of 360', {}, 400),
     'long4x5_side420': ('first + 2 recent + 4 long-term frames every 5, internal short side 420',
                         {'memory_long': 4, 'memory_long_every': 5}, 420),
     'long4x5_side480': ('first + 2 recent + 4 long-term frames every 5, internal short side 480',
