@@ -43,5 +43,7 @@ def test_two_processes_train_a_step_and_agree(tmp_path):
                                                              _batch(batch_size=4))
   np.testing.assert_allclose(first['loss'], metrics['loss'], rtol=1e-5)
   for index, leaf in enumerate(jax.tree.leaves(state.params)):
-    # Adam's first update is about lr * sign(g), so float noise in a near-zero gradient shows up as ~1e-5.
-    np.testing.assert_allclose(first[f'arr_{index}'], leaf, rtol=1e-4, atol=5e-5)
+    # Adam's first update is lr * g / (|g| + eps): float noise in a gradient near eps moves its weight by a
+    # different fraction of lr (1e-3), measured up to 6.8e-5 on one weight of 576 on a 2-core AMD EPYC. A missing
+    # all-reduce would move most weights by about lr.
+    np.testing.assert_allclose(first[f'arr_{index}'], leaf, rtol=1e-4, atol=1.5e-4)

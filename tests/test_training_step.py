@@ -148,7 +148,9 @@ def test_four_devices_give_the_same_step_as_one():
   (one, loss_one), (four, loss_four) = results
   assert loss_one == pytest.approx(loss_four, rel=1e-5)
   for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(four)):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)  # Adam's first step amplifies float noise in tiny grads
+    # Adam's first step is lr * g / (|g| + eps): noise in a gradient near eps moves its weight by a different fraction
+    # of lr (1e-3), up to 6.8e-5 measured on a 2-core AMD EPYC; a wrong reduction would move most weights by ~lr.
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1.5e-4)
 
 
 def test_rematerialised_step_computes_the_same_update():
