@@ -139,6 +139,14 @@ def test_resuming_with_another_config_is_refused_naming_the_fields(tmp_path):
   changed.optim.frame_encoder_train_blocks = 2
   with pytest.raises(ConfigError, match='frame_encoder_train_blocks'):
     check_resume_config(changed, str(workdir))
+  # A network whose encoder is not the defaults' (EfficientNet fields, not ResNet ones) resumes with its own config.
+  from vosjax.configs import davis2016_cpu
+  real = davis2016_cpu.get_config()
+  (workdir / 'config.json').write_text(real.to_json_best_effort(indent=1))
+  assert check_resume_config(davis2016_cpu.get_config(), str(workdir)) is True
+  real.model.memory_long = 0
+  with pytest.raises(ConfigError, match=r'model\.memory_long \(workdir: 4, given: 0\)'):
+    check_resume_config(real, str(workdir))
 
 
 def _workdir_with_checkpoints(path, steps=(1, 2)):

@@ -103,9 +103,12 @@ def check_resume_config(config, workdir: str) -> bool:
     raise ConfigError(f'{error}; the workdir cannot be resumed safely: use another --workdir') from None
   if stored is None:
     return True
-  # A field the library added after the workdir was written reads as its default there.
-  stored = dict(_flatten(json.loads(base.get_config().to_json_best_effort())), **_flatten(stored))
+  # A field the library added after the workdir was written reads as its default there. Only a field the given
+  # config has is filled so: the defaults' own sections (the base network's encoder fields) are not the run's.
+  defaults = _flatten(json.loads(base.get_config().to_json_best_effort()))
   given = _flatten(json.loads(config.to_json_best_effort()))
+  stored = _flatten(stored)
+  stored.update({name: defaults[name] for name in given if name not in stored and name in defaults})
   differ = [name for name in sorted(set(stored) | set(given))
             if name not in RESUMABLE_FIELDS and stored.get(name, '<absent>') != given.get(name, '<absent>')]
   if differ:
