@@ -65,6 +65,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
     ('global', 3, 2, {}),
     ('global', 2, 2, {'gam_temperature_init': 4.0, 'cam_similarity': 'cosine'}),
     ('global', 3, 2, {'gam_first_frame': True}),
+    ('global', 3, 2, {'gam_memory': True, 'memory_recent': 2}),
     ('memory_bank', 3, 2, {}),
     ('memory_bank', 2, 1, {'memory_recent': 2}),
 ])
@@ -89,18 +90,23 @@ def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
     # Frames 0, 2, 4, 6 were memorised; the bank started with 2 slots and doubled once.
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 4
-  if extra.get('memory_recent'):  # the same 4 frames went through a fixed memory of the first + 2 recent
+  if matcher == 'memory_bank' and extra.get('memory_recent'):
+    # The same 4 frames went through a fixed memory of the first + 2 recent.
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 3
+  first_key = model.apply(variables, video[:, 0], method=VOSNet.encode_frame).key.reshape(2, -1, model.config.key_dim)
   if extra.get('gam_first_frame'):  # beside GAM's context of all 7 frames: frame 0's keys, in its only slot
     np.testing.assert_array_equal(state.matcher.count, [[7, 7, 0], [7, 7, 0]])
-    np.testing.assert_array_equal(state.first_frame.count, [1, 1])
-    assert state.first_frame.capacity == 1
-    first_key = model.apply(variables, video[:, 0], method=VOSNet.encode_frame).key
-    np.testing.assert_allclose(np.asarray(state.first_frame.keys[:, 0]),
-                               np.asarray(first_key.reshape(2, -1, first_key.shape[-1])), atol=1e-5)
+    np.testing.assert_array_equal(state.side_bank.count, [1, 1])
+    assert state.side_bank.capacity == 1
+    np.testing.assert_allclose(np.asarray(state.side_bank.keys[:, 0]), np.asarray(first_key), atol=1e-5)
+  elif extra.get('gam_memory'):  # beside GAM's context of all 7 frames: the first + 2 latest of frames 0, 2, 4, 6
+    np.testing.assert_array_equal(state.matcher.count, [[7, 7, 0], [7, 7, 0]])
+    np.testing.assert_array_equal(state.side_bank.count, [4, 4])
+    assert state.side_bank.capacity == 3
+    np.testing.assert_allclose(np.asarray(state.side_bank.keys[:, 0]), np.asarray(first_key), atol=1e-5)
   else:
-    assert state.first_frame is None
+    assert state.side_bank is None
 
 
 def test_first_frame_read_needs_gam_with_concatenation():
@@ -108,6 +114,11 @@ def test_first_frame_read_needs_gam_with_concatenation():
     tiny_config(matcher='memory_bank', gam_first_frame=True)
   with pytest.raises(ValueError, match='gam_first_frame'):
     tiny_config(gam_combine='sum', gam_first_frame=True)
+  with pytest.raises(ValueError, match='gam_memory'):
+    tiny_config(gam_memory=True)  # no fixed-size bank to keep (memory_recent=0)
+  with pytest.raises(ValueError, match='gam_memory'):
+    tiny_config(matcher='memory_bank', gam_memory=True, memory_recent=2)
+  tiny_config(gam_memory=True, memory_recent=2)
 
 
 def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():

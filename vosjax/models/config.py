@@ -136,6 +136,10 @@ class ModelConfig:
       and read them by attention as the memory bank reads its frames; GAM's D_T and that read are concatenated
       (2 C_M channels). GAM's context summarises every frame but forgets where the object was; the first frame's
       read keeps positions. An object that joins after the first frame is read from GAM's context only.
+    gam_memory: GAM only: beside GAM's context, the fixed-size memory bank of `memory_recent` (and `memory_long`)
+      is kept too: the first frame, the R latest stored frames and the long-term ones, stored every `memory_every`
+      frames and when an object joins, read by attention and concatenated with D_T (2 C_M channels). The state
+      still has a fixed size; it asks whether GAM adds to the bank's read what the bank does not have.
     memory_every: a frame enters the memory bank every this many frames (STM: 5). GAM updates every frame.
     memory_bucket: the memory bank grows its capacity in multiples of this many frames.
     memory_recent: 0 = the memory bank grows with the video; R > 0 = a fixed-size memory of the first frame and the R
@@ -173,6 +177,7 @@ class ModelConfig:
   gam_combine: Literal['concat', 'sum'] = 'concat'
   matcher: Literal['global', 'memory_bank'] = 'global'
   gam_first_frame: bool = False
+  gam_memory: bool = False
   memory_every: int = 5
   memory_bucket: int = 8
   memory_recent: int = 0
@@ -203,6 +208,12 @@ class ModelConfig:
     if self.gam_first_frame and (self.matcher != 'global' or self.gam_combine != 'concat'):
       raise ValueError("gam_first_frame reads the first frame beside GAM's context: it needs matcher='global' and "
                        f"gam_combine='concat', got matcher={self.matcher!r}, gam_combine={self.gam_combine!r}")
+    if self.gam_memory and (self.matcher != 'global' or self.gam_combine != 'concat' or self.gam_first_frame
+                            or not self.memory_recent):
+      raise ValueError("gam_memory reads a fixed-size memory bank beside GAM's context: it needs matcher='global', "
+                       "gam_combine='concat', memory_recent > 0 and not gam_first_frame, got "
+                       f'matcher={self.matcher!r}, gam_combine={self.gam_combine!r}, '
+                       f'memory_recent={self.memory_recent}, gam_first_frame={self.gam_first_frame}')
     for encoder in (self.frame_encoder, self.mask_encoder):
       if isinstance(encoder, ResNetConfig) and len(encoder.depths) != 3:
         raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')

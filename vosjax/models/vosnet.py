@@ -71,15 +71,15 @@ class TrackerState:
     history: [B, L, K, H, W] the last L object probabilities (oldest first), MEM's input.
     object_valid: [B, K] bool, the object slots in use.
     frame_index: [B] int32, the index of the last frame processed (0 = the reference frame).
-    first_frame: with `gam_first_frame`, a one-slot MemoryBankState holding the first frame's keys and values, read
-      beside GAM's context; else None.
+    side_bank: a fixed-size MemoryBankState read beside GAM's context: with `gam_first_frame` one slot holding the
+      first frame's keys and values, with `gam_memory` the memory bank's fixed-size policy; else None.
   """
 
   matcher: MatcherState
   history: jax.Array
   object_valid: jax.Array
   frame_index: jax.Array
-  first_frame: mb.MemoryBankState | None = None
+  side_bank: mb.MemoryBankState | None = None
 
 
 class VOSNet(nn.Module):
@@ -140,18 +140,20 @@ class VOSNet(nn.Module):
     cfg = self.config
     batch, objects, height, width = masks.shape
     h, w = features.key.shape[1:3]
+    bank = lambda capacity: mb.init_memory_bank(batch, objects, h * w, cfg.key_dim, cfg.value_dim, capacity)
+    side_bank = None
     if cfg.matcher == 'global':
       matcher = gc.init_global_context(batch, objects, cfg.key_dim, cfg.value_dim)
+      if cfg.gam_first_frame or cfg.gam_memory:
+        side_bank = bank(1 if cfg.gam_first_frame else cfg.initial_memory_capacity(memory_capacity))
     else:
-      matcher = mb.init_memory_bank(batch, objects, h * w, cfg.key_dim, cfg.value_dim,
-                                    cfg.initial_memory_capacity(memory_capacity))
+      matcher = bank(cfg.initial_memory_capacity(memory_capacity))
     state = TrackerState(
         matcher=matcher,
         history=jnp.zeros((batch, cfg.mem_history, objects, height, width), jnp.float32),
         object_valid=object_valid.astype(bool),
         frame_index=jnp.zeros((batch,), jnp.int32),
-        first_frame=mb.init_memory_bank(batch, objects, h * w, cfg.key_dim, cfg.value_dim, 1)
-        if cfg.gam_first_frame else None,
+        side_bank=side_bank,
     )
     masks = masks.astype(jnp.float32) * state.object_valid[:, :, None, None]
     # Before any prediction exists, the reference mask stands for every past frame MEM looks at.
@@ -183,17 +185,25 @@ class VOSNet(nn.Module):
     if cfg.matcher == 'global':
       frame_ctx = gc.frame_context(self._gam_logits(key), values, cfg.key_normalization)
       matcher = gc.update_global_context(state.matcher, frame_ctx, state.object_valid)
-      if state.first_frame is not None:  # written once, at frame 0; a full one-slot bank drops later writes
-        state = state.replace(first_frame=mb.write_memory_bank(state.first_frame, key, values, state.frame_index == 0))
+      if cfg.gam_first_frame:  # written once, at frame 0; a full one-slot bank drops later writes
+        state = state.replace(side_bank=mb.write_memory_bank(state.side_bank, key, values, state.frame_index == 0))
+      elif cfg.gam_memory:
+        state = state.replace(side_bank=self._write_bank(state.side_bank, state.frame_index, key, values, joining))
     else:
-      write = state.frame_index % cfg.memory_every == 0
-      if joining is not None:
-        write = write | jnp.any(joining, axis=1)
-      long_slot = None
-      if cfg.memory_long:
-        long_slot = mb.long_term_slot(state.frame_index, cfg.memory_recent, cfg.memory_long, cfg.memory_long_every)
-      matcher = mb.write_memory_bank(state.matcher, key, values, write, cfg.memory_recent, long_slot)
+      matcher = self._write_bank(state.matcher, state.frame_index, key, values, joining)
     return state.replace(matcher=matcher, history=history)
+
+  def _write_bank(self, bank: mb.MemoryBankState, frame_index: jax.Array, key: jax.Array, values: jax.Array,
+                  joining: jax.Array | None) -> mb.MemoryBankState:
+    """The memory bank after this frame, by the config's policy. key: [B, N, C_N]; values: [B, K, N, C_M]."""
+    cfg = self.config
+    write = frame_index % cfg.memory_every == 0
+    if joining is not None:
+      write = write | jnp.any(joining, axis=1)
+    long_slot = None
+    if cfg.memory_long:
+      long_slot = mb.long_term_slot(frame_index, cfg.memory_recent, cfg.memory_long, cfg.memory_long_every)
+    return mb.write_memory_bank(bank, key, values, write, cfg.memory_recent, long_slot)
 
   def _gam_logits(self, key: jax.Array) -> jax.Array:
     """Keys as GAM's softmaxes see them: times the learned temperature where the config has one."""
@@ -220,8 +230,8 @@ class VOSNet(nn.Module):
     query_key = features.key.reshape(batch, h * w, cfg.key_dim)
     if cfg.matcher == 'global':
       read = gc.read_global_context(state.matcher, self._gam_logits(query_key), cfg.key_normalization)  # D_T, Eq. 3
-      if state.first_frame is not None:
-        read = jnp.concatenate([read, mb.read_memory_bank(state.first_frame, query_key)], axis=-1)
+      if state.side_bank is not None:
+        read = jnp.concatenate([read, mb.read_memory_bank(state.side_bank, query_key, cfg.memory_top_k)], axis=-1)
     else:
       read = mb.read_memory_bank(state.matcher, query_key, cfg.memory_top_k)
     read = read.reshape(batch, objects, h, w, read.shape[-1]).astype(dtype)
