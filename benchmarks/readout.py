@@ -46,6 +46,12 @@ VARIANTS = {
                         {'memory_long': 4, 'memory_long_every': 5}, 480),
     'top20_long4x5': ('top-20 read-out, first + 2 recent + 4 long-term every 5',
                       {'memory_top_k': 20, 'memory_long': 4, 'memory_long_every': 5}, None),
+    # A network trained with GAM beside the first frame (gam_first_frame) reading more frames beside GAM instead.
+    'gam_recent2': ('GAM beside the first + 2 recent frames (gam_memory)',
+                    {'gam_first_frame': False, 'gam_memory': True, 'memory_recent': 2, 'memory_long': 0}, None),
+    'gam_long4x5': ('GAM beside the first + 2 recent + 4 long-term frames every 5 (gam_memory)',
+                    {'gam_first_frame': False, 'gam_memory': True, 'memory_recent': 2, 'memory_long': 4,
+                     'memory_long_every': 5}, None),
 }
 
 
