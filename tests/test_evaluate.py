@@ -134,6 +134,18 @@ def test_a_config_of_another_network_is_refused_naming_the_fields(workdir, davis
   assert not (tmp_path / 'out').exists()  # refused before anything is written
 
 
+def test_the_memory_read_may_change_at_inference(workdir):
+  import dataclasses
+  from vosjax.inference.checkpoint_loading import (NetworkMismatchError, check_trained_network,
+                                                   workdir_model_config)
+  trained = workdir_model_config(workdir)
+  read = dataclasses.replace(trained, matcher='memory_bank', memory_every=1, memory_recent=2, memory_long=2,
+                             memory_long_every=5, memory_top_k=4)  # no parameters: what the bank keeps and reads
+  check_trained_network(read, workdir)
+  with pytest.raises(NetworkMismatchError, match='gam_first_frame'):  # a wider read: other parameters
+    check_trained_network(dataclasses.replace(trained, gam_first_frame=True), workdir)
+
+
 def _evaluate_command(workdir, davis_root, out):
   return [sys.executable, os.path.join(ROOT, 'evaluate.py'), f'--workdir={workdir}', '--split=val', f'--out={out}',
           '--config.eval.dataset=davis', f'--config.data.root={davis_root}']
