@@ -194,6 +194,8 @@ def measure(model: VOSNet, variables, height: int, width: int, objects: int, fra
   return time_round_robin(cases, timed)
 
 
+_LONG4 = dict(memory_long=4, memory_long_every=5)
+
 # The inference paths compared at 480p, 1 object, 100 frames seen (the `path` field of each JSON row). Each is the
 # engine's step, the exported artifact's step, or the engine at a lower internal resolution (which changes the
 # result: its accuracy cost is in the README).
@@ -206,8 +208,14 @@ PATHS = {
     'xla-fp32-internal360': dict(dtype='float32', short_side=360),
     'xla-fp32-internal240': dict(dtype='float32', short_side=240),
     # A fixed-size memory bank with 4 long-term frames beside the first and the recent ones (memory banks only).
-    'xla-fp32-long4': dict(dtype='float32', short_side=None, memory_long=4),
-    'xla-fp32-internal360-long4': dict(dtype='float32', short_side=360, memory_long=4),
+    'xla-fp32-long4': dict(dtype='float32', short_side=None, network=_LONG4, needs_bank=True),
+    'xla-fp32-internal360-long4': dict(dtype='float32', short_side=360, network=_LONG4, needs_bank=True),
+    # GAM beside a read of the first frame, or of the fixed-size bank with long-term frames (networks with a
+    # fixed-size bank only; their own random variables: the time does not depend on the values).
+    'xla-fp32-internal360-gam-first': dict(dtype='float32', short_side=360, needs_bank=True,
+                                           network=dict(matcher='global', gam_first_frame=True)),
+    'xla-fp32-internal360-gam-long4': dict(dtype='float32', short_side=360, needs_bank=True,
+                                           network=dict(_LONG4, matcher='global', gam_memory=True)),
 }
 NOT_MEASURED = {
     'onnx': 'no maintained JAX-to-ONNX converter handles this network here: jax2onnx 0.17.1 returns wrong values '
@@ -245,16 +253,20 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
     for path, setting in PATHS.items():
       # GAM, or the network's own matcher where its state has a fixed size (the real-video recipe's)
       matcher = base.matcher if MemoryPolicy.of(base).fixed_size else 'global'
-      if setting.get('memory_long') and matcher != 'memory_bank':
+      if setting.get('needs_bank') and not (matcher == 'memory_bank' and base.memory_recent):
         continue
-      long_term = dict(memory_long=setting['memory_long'], memory_long_every=5) if setting.get('memory_long') else {}
-      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], matcher=matcher, **long_term))
+      network = dict(matcher=matcher, **setting.get('network', {}))
+      model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], **network))
+      own_variables = variables
+      if model.config.matcher != base.matcher:  # other parameters (GAM's temperature, a wider read)
+        own_variables = init_variables(model)
       if path.startswith('jax-export'):
-        case = prepare_exported(model, variables, height, width, objects, timed, warmup, directory)
+        case = prepare_exported(model, own_variables, height, width, objects, timed, warmup, directory)
       else:
-        case = prepare_step(model, variables, height, width, objects, 100, timed, setting['short_side'], warmup,
+        case = prepare_step(model, own_variables, height, width, objects, 100, timed, setting['short_side'], warmup,
                             path)
-      case.row.update(table='paths', short_side=setting['short_side'], memory_long=setting.get('memory_long', 0))
+      case.row.update(table='paths', short_side=setting['short_side'], memory_long=model.config.memory_long,
+                      matcher=model.config.matcher)
       cases.append(case)
     rows = time_round_robin(cases, timed)
   for row in rows:
