@@ -255,7 +255,7 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
       matcher = base.matcher if MemoryPolicy.of(base).fixed_size else 'global'
       if setting.get('needs_bank') and not (matcher == 'memory_bank' and base.memory_recent):
         continue
-      network = dict(matcher=matcher, **setting.get('network', {}))
+      network = {'matcher': matcher, **setting.get('network', {})}
       model = VOSNet(dataclasses.replace(base, dtype=setting['dtype'], **network))
       own_variables = variables
       if model.config.matcher != base.matcher:  # other parameters (GAM's temperature, a wider read)
