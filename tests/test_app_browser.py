@@ -238,7 +238,11 @@ def test_paint_propagate_correct_and_export_in_a_real_browser(tmp_path, browser)
     Select(driver.find_element(By.ID, 'overlay-mode')).select_by_value('cutout')
     driver.find_element(By.ID, 'play').click()
     WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, 'frame-label').text.startswith('frame 11 / 11'))
-    assert driver.find_element(By.ID, 'play').text == 'Play'  # stopped at the last frame
+    # Playback stops on the tick after it shows the last frame (1/fps later): wait for it, then it stays stopped.
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, 'play').text == 'Play')
+    label = driver.find_element(By.ID, 'frame-label').text
+    time.sleep(0.5)
+    assert driver.find_element(By.ID, 'frame-label').text == label and label.startswith('frame 11 / 11')
 
     # 5. The export, downloaded by the browser and read back.
     driver.find_element(By.ID, 'export').click()
