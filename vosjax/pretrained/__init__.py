@@ -25,7 +25,7 @@ from vosjax.models import ModelConfig, VOSNet, init_variables
 from vosjax.errors import UserError
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
-DEFAULT = 'davis2016-lite0-v2'
+DEFAULT = 'davis2016-lite0-v3'
 
 
 def models_dir() -> str:
