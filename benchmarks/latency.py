@@ -2,7 +2,8 @@
 fraction of the machine's measured conv/matmul peak the step uses, and the inference paths (fp32, bf16, the
 `python -m vosjax.export` artifact, lower internal resolutions; each JSON row names its `path`).
 
-  python benchmarks/latency.py [--quick] [--json PATH] [--model paper|tiny] [--tables frames,resolution,paths]
+  python benchmarks/latency.py [--quick] [--json PATH] [--model paper|tiny|recipe]
+      [--tables frames,resolution,paths,parts,shipped]
 
 What is timed is the engine's own jitted per-frame step (`VideoSegmenter`: decode-free uint8 frame in, label map
 out, everything on device), median over frames after compilation, blocking on the result each frame.
@@ -274,6 +275,24 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
   return rows
 
 
+def measure_shipped(objects: int, timed: int, warmup: bool) -> list[dict]:
+  """One row per shipped model (`vosjax.pretrained.names()`): its own network, variables and internal resolution
+  (its manifest's), 480p, `objects` objects, 100 frames seen, timed round robin."""
+  from vosjax import pretrained  # pylint: disable=import-outside-toplevel
+  height, width = RESOLUTIONS['480p']
+  cases = []
+  for name in pretrained.names():
+    model, variables = pretrained.load(name)
+    short_side = pretrained.manifest(name).get('short_side') or None
+    case = prepare_step(model, variables, height, width, objects, 100, timed, short_side, warmup, name)
+    case.row.update(table='shipped', short_side=short_side)
+    cases.append(case)
+  rows = time_round_robin(cases, timed)
+  for row in rows:
+    print(f'.. shipped {row["path"]}: {row["ms_per_frame"]:.0f} ms', file=sys.stderr, flush=True)
+  return rows
+
+
 def _recipe_network(dtype: str):
   """configs/davis2016_cpu.py's network: the shipped model's variables if one is installed, else its ImageNet Lite0
   frame encoder and random heads (the cost does not depend on the values)."""
@@ -357,8 +376,9 @@ def main():
                       help='default: paper (tiny with --quick); recipe: configs/davis2016_cpu.py\'s network with its '
                            'ImageNet Lite0 weights (the shipped model\'s, if one is installed)')
   parser.add_argument('--tables', default='frames,resolution,paths',
-                      help='comma-separated subset of frames,resolution,paths,parts to measure (default: the first '
-                           'three; parts: the per-part breakdown of one 480p step)')
+                      help='comma-separated subset of frames,resolution,paths,parts,shipped to measure (default: the '
+                           'first three; parts: the per-part breakdown of one 480p step; shipped: every shipped '
+                           'model at its own internal resolution, whatever --model)')
   parser.add_argument('--frames_seen', default='10,100,1000',
                       help='comma-separated frames-seen rows of table 1 (default 10,100,1000)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32',
@@ -383,12 +403,14 @@ def main():
   if variables is None:
     variables = init_variables(models['global'])  # both matchers have the same parameters
   tables = set(args.tables.split(','))
-  if not tables <= {'frames', 'resolution', 'paths', 'parts'}:
-    raise UserError(f'--tables {args.tables}: choose among frames, resolution, paths, parts')
+  if not tables <= {'frames', 'resolution', 'paths', 'parts', 'shipped'}:
+    raise UserError(f'--tables {args.tables}: choose among frames, resolution, paths, parts, shipped')
   began = time.perf_counter()
   rows = []
   # The memory bank's rows come last: after its 8 GiB step at 1000 frames seen, this process ran GAM's 480p step
   # 35-45% slower (1312 -> 1771-1881 ms; the allocator's pages are returned and faulted in again).
+  if 'shipped' in tables:
+    rows.extend(measure_shipped(1, timed, warmup))
   if 'paths' in tables:
     rows.extend(measure_paths(base, variables, 1, timed, warmup))
   if 'parts' in tables:
@@ -431,6 +453,8 @@ def report(rows: list[dict], machine: dict) -> None:
     _report_paths(rows)
   if any(r['table'] == 'parts' for r in rows):
     _report_parts(rows)
+  if any(r['table'] == 'shipped' for r in rows):
+    _report_shipped(rows)
 
 
 def _report_frames_seen(rows: list[dict]) -> None:
@@ -486,6 +510,18 @@ def _report_paths(rows: list[dict]) -> None:
   fastest = min(r['ms_per_frame'] for r in paths)
   print(f'fastest path: {fastest:.0f} ms/frame (target <= 500 ms: {"met" if fastest <= 500 else "MISSED"}; '
         'a lower internal resolution changes the result, see the README for its J&F)')
+
+
+def _report_shipped(rows: list[dict]) -> None:
+  """Each shipped model's time per 480p frame, and its ratio to every other's (the same run)."""
+  shipped = [r for r in rows if r['table'] == 'shipped']
+  print('\n5. shipped models (480p, 1 object, 100 frames seen, each at its own internal resolution)')
+  print(f'{"model":<24} {"matcher":<12} {"internal":>9} {"ms/frame":>9}  ' + ' '.join(f'{"vs " + r["path"]:>24}'
+                                                                                  for r in shipped))
+  for r in shipped:
+    internal = 'x'.join(str(n) for n in r['internal'])
+    ratios = ' '.join(f'{r["ms_per_frame"] / other["ms_per_frame"]:>23.2f}x' for other in shipped)
+    print(f'{r["path"]:<24} {r["matcher"]:<12} {internal:>9} {r["ms_per_frame"]:>9.0f}  {ratios}')
 
 
 def _report_parts(rows: list[dict]) -> None:
