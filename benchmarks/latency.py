@@ -399,7 +399,10 @@ def main():
   else:
     base = (paper_config if model_name == 'paper' else tiny_config)(dtype=args.dtype)
     variables = None
-  models = {m: VOSNet(dataclasses.replace(base, matcher=m)) for m in ('global', 'memory_bank')}
+  # The bank reads no first frame beside it (that is GAM's option); the recipe's GAM keeps its own.
+  models = {'global': VOSNet(dataclasses.replace(base, matcher='global')),
+            'memory_bank': VOSNet(dataclasses.replace(base, matcher='memory_bank', gam_first_frame=False,
+                                                      gam_memory=False))}
   if variables is None:
     variables = init_variables(models['global'])  # both matchers have the same parameters
   tables = set(args.tables.split(','))
