@@ -29,7 +29,9 @@ def models_dir(tmp_path_factory):
   checkpoints.save(manager, 5, state)
   manager.close()
   import dataclasses
-  (workdir / 'config.json').write_text(json.dumps({'model': dataclasses.asdict(tiny_config()), 'seed': 3}))
+  (workdir / 'config.json').write_text(json.dumps({'model': dataclasses.asdict(tiny_config()), 'seed': 3,
+                                                   'data': {'davis_root': str(workdir / 'davis'), 'sources': 'davis:1',
+                                                            'coco_root': 'data/COCO'}}))
   folder = tmp_path_factory.mktemp('models')
   package(str(workdir), 'tiny-test', {'held_out_JF': 0.5}, 'python train.py ...', 'generated', 48, str(folder))
   return str(folder), state
@@ -50,6 +52,9 @@ def test_a_packaged_model_is_listed_loaded_and_described(models_dir, monkeypatch
   info = pretrained.manifest('tiny-test')
   assert info['training']['steps'] == 5 and info['training']['seed'] == 3 and info['short_side'] == 48
   assert info['figures'] == {'held_out_JF': 0.5}
+  # The packaging machine's folders are not recorded: an absolute path becomes the option that gives it.
+  assert info['training']['config']['data'] == {'davis_root': '(the folder given with --config.data.davis_root)',
+                                                'sources': 'davis:1', 'coco_root': 'data/COCO'}
   assert info['sha256'] == pretrained.sha256_of(os.path.join(folder, 'tiny-test.npz'))
 
 

@@ -38,6 +38,7 @@ def package(workdir: str, name: str, figures: dict, command: str, data: str, sho
   weights = os.path.join(out_dir, f'{name}.npz')
   with atomic_path(weights) as temporary, open(temporary, 'wb') as f:
     np.savez_compressed(f, **flat)
+  config = _without_local_paths(config)
   info = {
       'name': name,
       'weights_file': os.path.basename(weights),
@@ -50,6 +51,20 @@ def package(workdir: str, name: str, figures: dict, command: str, data: str, sho
   }
   write_text(os.path.join(out_dir, f'{name}.json'), json.dumps(info, indent=1))
   return info
+
+
+def _without_local_paths(config: dict, prefix: str = '--config') -> dict:
+  """The training config with each absolute path (a folder of the machine that trained it: data roots, the
+  workdir) replaced by the option that gives it, e.g. '(the folder given with --config.data.davis_root)'."""
+  cleaned = {}
+  for key, value in config.items():
+    if isinstance(value, dict):
+      cleaned[key] = _without_local_paths(value, f'{prefix}.{key}')
+    elif isinstance(value, str) and os.path.isabs(value):
+      cleaned[key] = f'(the folder given with {prefix}.{key})'
+    else:
+      cleaned[key] = value
+  return cleaned
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
