@@ -140,7 +140,7 @@ def test_the_memory_read_may_change_at_inference(workdir):
                                                    workdir_model_config)
   trained = workdir_model_config(workdir)
   read = dataclasses.replace(trained, matcher='memory_bank', memory_every=1, memory_recent=2, memory_long=2,
-                             memory_long_every=5, memory_top_k=4)  # no parameters: what the bank keeps and reads
+                             memory_long_every=5, memory_top_k=4, memory_local_radius=3)  # no parameters: what the bank keeps and reads
   check_trained_network(read, workdir)
   with pytest.raises(NetworkMismatchError, match='gam_first_frame'):  # a wider read: other parameters
     check_trained_network(dataclasses.replace(trained, gam_first_frame=True), workdir)

@@ -140,6 +140,32 @@ def test_top_k_read_weighs_only_each_querys_best_matches():
   np.testing.assert_array_equal(mb.read_memory_bank(state, query, top_k=12), mb.read_memory_bank(state, query))
 
 
+def test_local_read_reaches_a_window_of_later_frames_and_the_whole_first_frame():
+  rng = np.random.RandomState(6)
+  grid, radius = (3, 4), 1
+  positions = grid[0] * grid[1]
+  state = mb.init_memory_bank(1, 1, positions=positions, key_dim=4, value_dim=2, capacity=3)
+  keys = rng.randn(2, 1, positions, 4).astype(np.float32)
+  values = rng.randn(2, 1, 1, positions, 2).astype(np.float32)
+  for t in range(2):  # slot 0: the first frame, slot 1: a later one; slot 2 stays empty
+    state = mb.write_memory_bank(state, keys[t], values[t], jnp.array([True]))
+  query = rng.randn(1, positions, 4).astype(np.float32)
+  got = np.asarray(mb.read_memory_bank(state, query, local_radius=radius, grid=grid))[0, 0]
+  for q in range(positions):
+    qy, qx = divmod(q, grid[1])
+    near = [n for n in range(positions) if max(abs(n // grid[1] - qy), abs(n % grid[1] - qx)) <= radius]
+    reached_keys = np.concatenate([keys[0, 0], keys[1, 0, near]])  # the whole first frame, a window of the later
+    reached_values = np.concatenate([values[0, 0, 0], values[1, 0, 0, near]])
+    logits = reached_keys @ query[0, q] / 2.0
+    weights = np.exp(logits - logits.max())
+    np.testing.assert_allclose(got[q], weights / weights.sum() @ reached_values, rtol=1e-5, atol=1e-6)
+  # A window covering the grid is the plain read; a read without the grid is refused.
+  np.testing.assert_allclose(mb.read_memory_bank(state, query, local_radius=4, grid=grid),
+                             mb.read_memory_bank(state, query), rtol=1e-6)
+  with pytest.raises(ValueError, match='grid'):
+    mb.read_memory_bank(state, query, local_radius=1)
+
+
 def test_long_term_slots_keep_every_nth_frame_beside_the_recent_ring():
   recent, long_slots, every = 2, 2, 3
   state = mb.init_memory_bank(1, 1, positions=1, key_dim=1, value_dim=1, capacity=1 + recent + long_slots)

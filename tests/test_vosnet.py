@@ -68,6 +68,7 @@ def _frame_by_frame(model, variables, video, masks, valid, joins=None):
     ('global', 3, 2, {'gam_memory': True, 'memory_recent': 2}),
     ('memory_bank', 3, 2, {}),
     ('memory_bank', 2, 1, {'memory_recent': 2}),
+    ('memory_bank', 2, 1, {'memory_recent': 2, 'memory_local_radius': 1}),
 ])
 def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
   model, variables = _model(matcher=matcher, memory_every=2, **extra)

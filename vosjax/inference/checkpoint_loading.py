@@ -32,7 +32,7 @@ class NetworkMismatchError(UserError, ValueError):
 # ModelConfig fields that do not change what the trained variables mean: free to differ at inference (the memory
 # bank's read has no parameters, so which frames it keeps and how many matches a query reads may change).
 INFERENCE_FIELDS = ('dtype', 'matcher', 'memory_every', 'memory_bucket', 'memory_recent', 'memory_long',
-                    'memory_long_every', 'memory_top_k')
+                    'memory_long_every', 'memory_top_k', 'memory_local_radius')
 
 
 def check_trained_network(model_config: ModelConfig, workdir: str) -> None:

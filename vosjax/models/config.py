@@ -149,6 +149,9 @@ class ModelConfig:
     memory_long_every: the spacing of long-term frames, a multiple of memory_every.
     memory_top_k: 0 = the memory bank's read is a softmax over all stored positions; k > 0 = over each query
       position's k best matches only.
+    memory_local_radius: 0 = a query position may match any stored position; r > 0 = in every stored frame but the
+      first, only those within r cells (at stride 16) of its own position: a local window around where the object
+      was in the recent frames, while the first frame is read whole.
     use_cam: apply the channel-wise attention module (Eq. 4-7).
     cam_similarity: how CAM's channel relation R is measured (see `vosjax.models.channel_attention`): 'dot_mean'
       (Eq. 4 divided by the number of positions) or 'cosine' (channels compared as unit vectors, times a learned
@@ -184,6 +187,7 @@ class ModelConfig:
   memory_long: int = 0
   memory_long_every: int = 10
   memory_top_k: int = 0
+  memory_local_radius: int = 0
   use_cam: bool = True
   cam_similarity: Literal['dot_mean', 'cosine'] = 'dot_mean'
   cam_temperature_init: float = 10.0
@@ -219,8 +223,8 @@ class ModelConfig:
         raise ValueError('both encoders must have exactly 3 stages (strides 4, 8, 16)')
     if self.memory_every < 1 or self.memory_bucket < 1 or self.mem_history < 1:
       raise ValueError('memory_every, memory_bucket and mem_history must be >= 1')
-    if self.memory_recent < 0 or self.memory_long < 0 or self.memory_top_k < 0:
-      raise ValueError('memory_recent, memory_long and memory_top_k must be >= 0')
+    if self.memory_recent < 0 or self.memory_long < 0 or self.memory_top_k < 0 or self.memory_local_radius < 0:
+      raise ValueError('memory_recent, memory_long, memory_top_k and memory_local_radius must be >= 0')
     if self.memory_long and (not self.memory_recent or self.memory_long_every < 1
                              or self.memory_long_every % self.memory_every):
       raise ValueError('memory_long needs a fixed-size memory (memory_recent > 0) and memory_long_every, a multiple '

@@ -3,7 +3,8 @@
 With `memory_recent` R > 0 the memory has a fixed size instead: the first frame, the R most recent stored frames
 (a ring) and optionally L long-term frames spaced `memory_long_every` apart (another ring), so, like GAM's, its
 state and cost per frame stay the same however long the video. `memory_top_k` restricts each query's read to its k
-best matches.
+best matches; `memory_local_radius` restricts it, in every stored frame but the first, to a window around the query's
+own position.
 
 Every `memory_every`-th frame stores its keys [N, C_N] (shared by all objects) and each object's values [N, C_M].
 A query reads all stored positions with a softmax over dot-product affinities (STM). Unlike GAM, its cost grows
@@ -19,6 +20,7 @@ from __future__ import annotations
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @flax.struct.dataclass
@@ -141,7 +143,18 @@ def long_term_slot(frame_index: jax.Array, recent: int, long_slots: int, long_ev
   return jnp.where(due, 1 + recent + turn % long_slots, -1).astype(jnp.int32)
 
 
-def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 0) -> jax.Array:
+def local_window(grid: tuple[int, int], radius: int) -> np.ndarray:
+  """[N, N] bool: which positions of a (h, w) grid lie within `radius` cells (Chebyshev distance) of each other.
+
+  Built on the host from static shapes, so it is a constant of the compiled step.
+  """
+  rows, cols = np.divmod(np.arange(grid[0] * grid[1]), grid[1])
+  return ((np.abs(rows[:, None] - rows[None, :]) <= radius)
+          & (np.abs(cols[:, None] - cols[None, :]) <= radius))
+
+
+def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 0,
+                     local_radius: int = 0, grid: tuple[int, int] | None = None) -> jax.Array:
   """Reads the memory for every query position (STM's space-time memory read).
 
   Args:
@@ -149,6 +162,10 @@ def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 
     query_key: [B, N_q, C_N] keys of the current frame.
     top_k: 0 = a softmax over every stored position; k > 0 = over each query's k most similar positions only (the
       others get no weight), which keeps a few matches from being drowned by many weak ones (static).
+    local_radius: 0 = every stored position may match; r > 0 = in every stored frame but the first (slot 0), a
+      query position reads only the positions within r cells of its own (a window around where the object was
+      when those frames were stored; the first frame, from which it may have moved anywhere, stays global) (static).
+    grid: (h, w) of the query and stored positions, N_q = N = h * w; needed when local_radius > 0 (static).
 
   Returns:
     [B, K, N_q, C_M] float32: for each object, the affinity-weighted average of its stored values.
@@ -156,6 +173,13 @@ def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 
   batch, capacity, positions, key_dim = state.keys.shape
   affinity = jnp.einsum('bqc,bsnc->bqsn', query_key.astype(jnp.float32), state.keys.astype(jnp.float32))
   affinity = affinity / jnp.sqrt(float(key_dim))
+  if local_radius:
+    if grid is None or grid[0] * grid[1] != positions or query_key.shape[1] != positions:
+      raise ValueError(f'a local read needs the grid of the {positions} stored positions, got grid={grid} and '
+                       f'{query_key.shape[1]} query positions')
+    near = local_window(grid, local_radius)[:, None, :]  # [N_q, 1, N]
+    reachable = near | (np.arange(capacity) == 0)[None, :, None]  # [N_q, S, N]: the first frame stays global
+    affinity = jnp.where(reachable[None], affinity, -1e30)
   # A large negative rather than -inf: an empty memory then reads zeros instead of NaN.
   affinity = jnp.where(state.valid[:, None, :, None], affinity, -1e30)
   affinity = affinity.reshape(batch, query_key.shape[1], capacity * positions)

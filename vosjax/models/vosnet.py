@@ -231,9 +231,10 @@ class VOSNet(nn.Module):
     if cfg.matcher == 'global':
       read = gc.read_global_context(state.matcher, self._gam_logits(query_key), cfg.key_normalization)  # D_T, Eq. 3
       if state.side_bank is not None:
-        read = jnp.concatenate([read, mb.read_memory_bank(state.side_bank, query_key, cfg.memory_top_k)], axis=-1)
+        read = jnp.concatenate([read, mb.read_memory_bank(state.side_bank, query_key, cfg.memory_top_k,
+                                                            cfg.memory_local_radius, (h, w))], axis=-1)
     else:
-      read = mb.read_memory_bank(state.matcher, query_key, cfg.memory_top_k)
+      read = mb.read_memory_bank(state.matcher, query_key, cfg.memory_top_k, cfg.memory_local_radius, (h, w))
     read = read.reshape(batch, objects, h, w, read.shape[-1]).astype(dtype)
     self.sow('intermediates', 'read', read)  # D_T and V_L, for inspection only (kept when 'intermediates' is mutable)
     self.sow('intermediates', 'query_value', features.query_value)
