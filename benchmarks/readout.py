@@ -1,12 +1,13 @@
-"""Read-out choices measured on a trained network, without retraining: top-k, memory frames, internal resolution.
+"""Read-out choices measured on a trained network, without retraining: top-k, a local window, memory frames, internal
+resolution.
 
   python benchmarks/readout.py --davis_root DAVIS2016_TRAIN [--checkpoint NAME_OR_WORKDIR] [--only a,b]
                                [--json PATH] [--out DIR]
 
 The memory bank's read-out has no parameters, so how many frames it keeps, which ones, and how many matches each
-query position reads can change at evaluation time. Each variant segments the held-out videos of
-`configs/davis2016_cpu.py` (`data.holdout`) with the same weights and one change to the network's config or the
-internal short side, and is scored by the official DAVIS metric at 480p, as `evaluate.py --split holdout` scores.
+query position reads (its best k, or those in a window around it) can change at evaluation time. Each variant
+segments the held-out videos of `configs/davis2016_cpu.py` (`data.holdout`) with the same weights and one change to
+the network's config or the internal short side, and is scored by the official DAVIS metric at 480p, as `evaluate.py --split holdout` scores.
 Frames/s is the engine's, without file I/O, in this run. Finished variants are kept in `--json` and skipped when
 the script runs again.
 """
@@ -37,6 +38,12 @@ VARIANTS = {
     'recent4': ('first + 4 recent frames', {'memory_recent': 4}, None),
     'long2x10': ('first + 2 recent + 2 long-term frames every 10', {'memory_long': 2, 'memory_long_every': 10}, None),
     'long4x5': ('first + 2 recent + 4 long-term frames every 5', {'memory_long': 4, 'memory_long_every': 5}, None),
+    'local2': ('the stored frames but the first read in a window of 2 cells around each query position',
+               {'memory_local_radius': 2}, None),
+    'local4': ('the stored frames but the first read in a window of 4 cells', {'memory_local_radius': 4}, None),
+    'local8': ('the stored frames but the first read in a window of 8 cells', {'memory_local_radius': 8}, None),
+    'local4_long4x5': ('a window of 4 cells, first + 2 recent + 4 long-term frames every 5',
+                       {'memory_local_radius': 4, 'memory_long': 4, 'memory_long_every': 5}, None),
     'side480': ('internal short side 480 instead of 360', {}, 480),
     'side420': ('internal short side 420 instead of 360', {}, 420),
     'side400': ('internal short side 400 instead of 360', {}, 400),
