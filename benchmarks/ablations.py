@@ -33,16 +33,19 @@ QUICK_SHORT_SIDE = 240
 
 # name -> (what changes, config overrides)
 VARIANTS = {
-    'full': ('the recipe (GAM + CAM + MEM)', []),
+    'full': ('the recipe (GAM beside the first frame + CAM + MEM)', []),
     'full_seed1': ('the recipe, second seed', ['--config.seed=1']),
     'no_gam_temperature': ('GAM softmaxes without the learned temperature', ['--config.model.gam_temperature_init=0.0']),
     'cam_dot_mean': ("CAM's R as Eq. 4 / N instead of cosine", ['--config.model.cam_similarity=dot_mean']),
     'no_cam': ('without CAM', ['--config.model.use_cam=False']),
     'no_mem': ('without MEM', ['--config.model.use_mem=False']),
     'no_mem_position': ("MEM without position channels", ['--config.model.mem_position=False']),
-    'memory_bank': ('memory bank (STM) instead of GAM, every 5th frame', ['--config.model.matcher=memory_bank']),
+    'gam_alone': ('GAM alone, without the read of the first frame', ['--config.model.gam_first_frame=False']),
+    'memory_bank': ('the fixed-size memory bank (first + 2 latest frames) instead of GAM',
+                    ['--config.model.matcher=memory_bank', '--config.model.gam_first_frame=False']),
     'key_norm_mean': ("key_normalization 'mean' (literal Eq. 1-3)", ['--config.model.key_normalization=mean']),
-    'combine_sum': ("gam_combine 'sum'", ['--config.model.gam_combine=sum']),
+    'combine_sum': ("GAM alone, gam_combine 'sum' (the sum has no room for the first frame's read)",
+                    ['--config.model.gam_combine=sum', '--config.model.gam_first_frame=False']),
 }
 
 

@@ -100,3 +100,22 @@ def test_a_paper_size_encoder_from_random_weights_is_refused_unless_allowed():
   config.train.imagenet_frame_encoder = 'resnet50.pth'
   check_encoder_initialisation(config)
   check_encoder_initialisation(_load(CONFIG_DIR / 'synthetic.py'))  # the tiny network has no ImageNet weights
+
+
+def test_every_ablation_variant_is_a_config_train_py_accepts():
+  """benchmarks/ablations.py trains configs/davis2016_cpu.py with each variant's overrides: none may be refused."""
+  from vosjax.configs import davis2016_cpu
+  from vosjax.training.config_checks import check_training_config
+  spec = importlib.util.spec_from_file_location('ablations', CONFIG_DIR.parent / 'benchmarks' / 'ablations.py')
+  ablations = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(ablations)
+  for name, (_, overrides) in ablations.VARIANTS.items():
+    config = davis2016_cpu.get_config()
+    for override in overrides:
+      field, value = override.removeprefix('--config.').split('=')
+      *parents, leaf = field.split('.')
+      node = config
+      for parent in parents:
+        node = node[parent]
+      node[leaf] = (value == 'True') if isinstance(node[leaf], bool) else type(node[leaf])(value)
+    check_training_config(config)  # raises ConfigError naming the field
