@@ -8,7 +8,7 @@ private (YouTube-VOS, MOSE valid, LVOS test, DAVIS test-dev). `--config.eval.dat
 evaluation resumes where it stopped. Any config field can be overridden, e.g. `--config.data.root=/data/DAVIS`,
 `--config.eval.short_side=480`, `--config.model.dtype=bfloat16`.
 
-A baseline instead of the network (copy-first-frame, or optical-flow propagation), same writer and scorer:
+A baseline instead of the network (copy-first-frame, optical-flow or feature propagation), same writer and scorer:
   python evaluate.py --config C --split holdout --baseline optical_flow --config.data.davis_root=D
 
 --checkpoint names what is evaluated, as for `python -m vosjax.segment` and `python -m vosjax.export`: a model

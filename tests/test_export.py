@@ -269,14 +269,20 @@ def test_bad_arguments_are_one_line_and_status_2(cli_artifact, frames_dir, workd
   assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_a_fixed_size_memory_bank_exports_and_equals_the_engine(tmp_path):
-  """The shipped model's kind of network: a memory bank of the first frame and the 2 latest stored frames, storing
-  every 2nd frame. The exported step stores every frame and the network keeps only those its ring takes, so its
-  labels equal the engine's (which skips the mask encoder on the other frames) at every frame."""
-  model = VOSNet(tiny_config(matcher='memory_bank', memory_every=2, memory_recent=2))
+@pytest.mark.parametrize('overrides', [
+    # The earlier shipped models' kind: a memory bank of the first frame and the 2 latest stored frames, storing
+    # every 2nd frame. The exported step stores every frame and the network keeps only those its ring takes.
+    {'matcher': 'memory_bank', 'memory_every': 2, 'memory_recent': 2},
+    # The default shipped model's kind: GAM beside an attention read of the first frame.
+    {'matcher': 'global', 'gam_first_frame': True},
+], ids=['fixed_size_bank', 'gam_first_frame'])
+def test_a_fixed_size_state_exports_and_equals_the_engine(overrides, tmp_path):
+  """The exported tracker's labels equal the engine's (which skips the mask encoder on frames the memory does not
+  keep) at every frame."""
+  model = VOSNet(tiny_config(**overrides))
   bank_variables = init_variables(model, seed=0)
   manifest = export_tracker(model, bank_variables, tmp_path, HEIGHT, WIDTH, OBJECTS)
-  assert manifest['matcher'] == 'memory_bank'
+  assert manifest['matcher'] == overrides['matcher']
   video, first = _frames(), _first_ids()
   exported = list(ExportedTracker(tmp_path).segment(video, first))
   engine = [ids for _, ids in VideoSegmenter(model, bank_variables).segment(

@@ -2,7 +2,7 @@
 
 Runs an untrained network (tiny by default; the cost does not depend on the weights) frame by frame over a
 generated video with two moving squares, with the `global` matcher (GAM), the `memory_bank` matcher that grows with
-the video, and a fixed-size memory bank (the first frame and the 2 latest, as the shipped model's), and prints the
+the video, and a fixed-size memory bank (the first frame and the 2 latest, as the first shipped model's), and prints the
 per-frame time and the size of the state as the number of frames seen grows. GAM's and the fixed-size bank's states
 stay the same size; the growing bank's grows with the video. To segment a video with a trained model, see
 `python -m vosjax.segment`.

@@ -2,7 +2,7 @@
 
 Deviations from the paper's settings, for a 2-core CPU and a network without ImageNet weights: the tiny network,
 96x96 crops of 5 frames with up to 2 objects, skips 0..3 without curriculum (the synthetic objects move fast), Adam
-peaking at 1.5e-3 with a cosine decay over 3600 steps (about 13 minutes on 2 cores; measured J&F in the README).
+peaking at 1.5e-3 with a cosine decay over 3600 steps (about 13 minutes on 2 cores; measured J&F in docs/benchmarks.md).
 """
 
 import dataclasses

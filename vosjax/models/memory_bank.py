@@ -1,4 +1,4 @@
-"""An STM-style space-time memory, the matcher beside GAM (config `matcher='memory_bank'`; the shipped model's).
+"""An STM-style space-time memory, the matcher beside GAM (config `matcher='memory_bank'`; the earlier shipped models').
 
 With `memory_recent` R > 0 the memory has a fixed size instead: the first frame, the R most recent stored frames
 (a ring) and optionally L long-term frames spaced `memory_long_every` apart (another ring), so, like GAM's, its
