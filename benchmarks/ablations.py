@@ -17,6 +17,7 @@ resumes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -42,11 +43,33 @@ VARIANTS = {
     'no_mem_position': ("MEM without position channels", ['--config.model.mem_position=False']),
     'gam_alone': ('GAM alone, without the read of the first frame', ['--config.model.gam_first_frame=False']),
     'memory_bank': ('the fixed-size memory bank (first + 2 latest frames) instead of GAM',
-                    ['--config.model.matcher=memory_bank', '--config.model.gam_first_frame=False']),
+                    ['--config.model.matcher=memory_bank', '--config.model.gam_first_frame=False',
+                     '--config.model.memory_long=0']),
     'key_norm_mean': ("key_normalization 'mean' (literal Eq. 1-3)", ['--config.model.key_normalization=mean']),
     'combine_sum': ("GAM alone, gam_combine 'sum' (the sum has no room for the first frame's read)",
                     ['--config.model.gam_combine=sum', '--config.model.gam_first_frame=False']),
 }
+
+
+def variant_config(overrides: list[str]):
+  """configs/davis2016_cpu.py's config with a variant's `--config.a.b=value` overrides applied (as train.py would)."""
+  from vosjax.configs import davis2016_cpu  # pylint: disable=import-outside-toplevel
+  config = davis2016_cpu.get_config()
+  for override in overrides:
+    field, value = override.removeprefix('--config.').split('=', 1)
+    *parents, leaf = field.split('.')
+    node = config
+    for parent in parents:
+      node = node[parent]
+    node[leaf] = (value == 'True') if isinstance(node[leaf], bool) else type(node[leaf])(value)
+  return config
+
+
+def _fingerprint(overrides: list[str], steps: int | None) -> str:
+  """What a finished variant trained: the sha256 of its whole config (the recipe may change between runs)."""
+  config = variant_config(overrides).to_dict()
+  config['data'] = {k: v for k, v in config['data'].items() if not k.endswith('root')}
+  return hashlib.sha256(json.dumps([config, steps], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _run(command: list[str], log_path: str) -> None:
@@ -67,8 +90,13 @@ def run_variant(name: str, overrides: list[str], args, steps: int | None, eval_f
   """Trains and evaluates one variant (or reads its finished result)."""
   workdir = os.path.join(args.out, name)
   result_path = os.path.join(workdir, 'ablation_result.json')
+  fingerprint = _fingerprint(overrides, steps)
   if os.path.isfile(result_path):
-    return _read_json(result_path)
+    result = _read_json(result_path)
+    if result.get('config_sha256') != fingerprint:
+      raise UserError(f'{result_path}: a finished run of another config (the recipe or the variant changed since); '
+                      'choose another --out or remove that folder')
+    return result
   os.makedirs(workdir, exist_ok=True)
   common = [f'--config={CONFIG}', f'--workdir={workdir}', f'--config.data.davis_root={args.davis_root}', *overrides]
   if steps:
@@ -81,7 +109,7 @@ def run_variant(name: str, overrides: list[str], args, steps: int | None, eval_f
   _run([sys.executable, os.path.join(REPO, 'evaluate.py'), *common, '--split=holdout', *eval_flags], log_path)
   stats = _read_json(os.path.join(workdir, 'eval', 'holdout', 'eval_stats-holdout.json'))
   result = {'variant': name, 'overrides': overrides, 'steps': steps, 'train_seconds': round(trained, 1),
-            'J&F': stats['J&F-Mean'], 'J': stats['J-Mean'], 'F': stats['F-Mean']}
+            'J&F': stats['J&F-Mean'], 'J': stats['J-Mean'], 'F': stats['F-Mean'], 'config_sha256': fingerprint}
   with open(result_path, 'w') as f:
     json.dump(result, f, indent=1)
   return result

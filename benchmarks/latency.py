@@ -404,7 +404,12 @@ def main():
             'memory_bank': VOSNet(dataclasses.replace(base, matcher='memory_bank', gam_first_frame=False,
                                                       gam_memory=False))}
   if variables is None:
-    variables = init_variables(models['global'])  # both matchers have the same parameters
+    variables = init_variables(models['global'])
+  # Each matcher's own variables: GAM beside the first frame reads more channels than the bank (a wider decoder
+  # input), so the bank gets variables of its own shapes (the cost does not depend on the values).
+  matcher_variables = {'global': variables,
+                       'memory_bank': (variables if not base.gam_first_frame and not base.gam_memory
+                                       else init_variables(models['memory_bank']))}
   tables = set(args.tables.split(','))
   if not tables <= {'frames', 'resolution', 'paths', 'parts', 'shipped'}:
     raise UserError(f'--tables {args.tables}: choose among frames, resolution, paths, parts, shipped')
@@ -431,7 +436,7 @@ def main():
     h, w = RESOLUTIONS['480p']
     for matcher in ('global', 'memory_bank'):
       seen = tuple(int(n) for n in args.frames_seen.split(','))
-      for row in measure(models[matcher], variables, h, w, 1, seen, timed, warmup=warmup):
+      for row in measure(models[matcher], matcher_variables[matcher], h, w, 1, seen, timed, warmup=warmup):
         rows.append(dict(row, table='frames seen'))
         print(f'.. {matcher} {row["frames_seen"]} frames seen: {row["ms_per_frame"]:.0f} ms', file=sys.stderr,
               flush=True)

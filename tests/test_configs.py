@@ -104,18 +104,16 @@ def test_a_paper_size_encoder_from_random_weights_is_refused_unless_allowed():
 
 def test_every_ablation_variant_is_a_config_train_py_accepts():
   """benchmarks/ablations.py trains configs/davis2016_cpu.py with each variant's overrides: none may be refused."""
-  from vosjax.configs import davis2016_cpu
   from vosjax.training.config_checks import check_training_config
   spec = importlib.util.spec_from_file_location('ablations', CONFIG_DIR.parent / 'benchmarks' / 'ablations.py')
   ablations = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(ablations)
   for name, (_, overrides) in ablations.VARIANTS.items():
-    config = davis2016_cpu.get_config()
-    for override in overrides:
-      field, value = override.removeprefix('--config.').split('=')
-      *parents, leaf = field.split('.')
+    config = ablations.variant_config(overrides)
+    for override in overrides:  # each override landed
+      field, value = override.removeprefix('--config.').split('=', 1)
       node = config
-      for parent in parents:
-        node = node[parent]
-      node[leaf] = (value == 'True') if isinstance(node[leaf], bool) else type(node[leaf])(value)
+      for part in field.split('.'):
+        node = node[part]
+      assert str(node) == value, (name, override)
     check_training_config(config)  # raises ConfigError naming the field

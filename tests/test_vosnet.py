@@ -1,5 +1,6 @@
 """The whole network: frame-by-frame steps against the scanned clip, state size, switches, gradients."""
 
+import dataclasses
 import functools
 
 import chex
@@ -95,6 +96,10 @@ def test_step_and_scan_agree(matcher, objects, valid_objects, extra):
     # The same 4 frames went through a fixed memory of the first + 2 recent.
     np.testing.assert_array_equal(state.matcher.count, [4, 4])
     assert state.matcher.capacity == 3
+  if extra.get('memory_local_radius'):  # the window is applied: the same weights read otherwise without it
+    unwindowed = VOSNet(dataclasses.replace(model.config, memory_local_radius=0))
+    plain = unroll_clip(unwindowed, variables, video, masks, valid)
+    assert float(jnp.max(jnp.abs(plain - scanned))) > 1e-3
   first_key = model.apply(variables, video[:, 0], method=VOSNet.encode_frame).key.reshape(2, -1, model.config.key_dim)
   if extra.get('gam_first_frame'):  # beside GAM's context of all 7 frames: frame 0's keys, in its only slot
     np.testing.assert_array_equal(state.matcher.count, [[7, 7, 0], [7, 7, 0]])
@@ -120,6 +125,14 @@ def test_first_frame_read_needs_gam_with_concatenation():
   with pytest.raises(ValueError, match='gam_memory'):
     tiny_config(matcher='memory_bank', gam_memory=True, memory_recent=2)
   tiny_config(gam_memory=True, memory_recent=2)
+
+
+def test_a_local_window_needs_frames_after_the_first_to_window():
+  for overrides in ({}, {'gam_first_frame': True}):  # GAM alone, or beside the first frame only: nothing to window
+    with pytest.raises(ValueError, match='memory_local_radius'):
+      tiny_config(memory_local_radius=2, **overrides)
+  tiny_config(matcher='memory_bank', memory_local_radius=2)
+  tiny_config(gam_memory=True, memory_recent=2, memory_local_radius=2)
 
 
 def test_gam_state_is_the_same_size_after_1_and_100_steps_and_compiles_once():

@@ -225,6 +225,10 @@ class ModelConfig:
       raise ValueError('memory_every, memory_bucket and mem_history must be >= 1')
     if self.memory_recent < 0 or self.memory_long < 0 or self.memory_top_k < 0 or self.memory_local_radius < 0:
       raise ValueError('memory_recent, memory_long, memory_top_k and memory_local_radius must be >= 0')
+    if self.memory_local_radius and self.matcher == 'global' and not self.gam_memory:
+      raise ValueError('memory_local_radius windows the memory bank\'s frames after the first: it needs '
+                       "matcher='memory_bank' or gam_memory, got matcher='global' with "
+                       f'gam_memory={self.gam_memory} (gam_first_frame reads the first frame only)')
     if self.memory_long and (not self.memory_recent or self.memory_long_every < 1
                              or self.memory_long_every % self.memory_every):
       raise ValueError('memory_long needs a fixed-size memory (memory_recent > 0) and memory_long_every, a multiple '

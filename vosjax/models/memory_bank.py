@@ -164,7 +164,9 @@ def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 
       others get no weight), which keeps a few matches from being drowned by many weak ones (static).
     local_radius: 0 = every stored position may match; r > 0 = in every stored frame but the first (slot 0), a
       query position reads only the positions within r cells of its own (a window around where the object was
-      when those frames were stored; the first frame, from which it may have moved anywhere, stays global) (static).
+      when those frames were stored; the first frame, from which it may have moved anywhere, stays global). An
+      object that joins after the first frame has its own first mask in a later slot, read in the window too
+      (static).
     grid: (h, w) of the query and stored positions, N_q = N = h * w; needed when local_radius > 0 (static).
 
   Returns:
@@ -177,9 +179,9 @@ def read_memory_bank(state: MemoryBankState, query_key: jax.Array, top_k: int = 
     if grid is None or grid[0] * grid[1] != positions or query_key.shape[1] != positions:
       raise ValueError(f'a local read needs the grid of the {positions} stored positions, got grid={grid} and '
                        f'{query_key.shape[1]} query positions')
-    near = local_window(grid, local_radius)[:, None, :]  # [N_q, 1, N]
-    reachable = near | (np.arange(capacity) == 0)[None, :, None]  # [N_q, S, N]: the first frame stays global
-    affinity = jnp.where(reachable[None], affinity, -1e30)
+    near = jnp.asarray(local_window(grid, local_radius))[None, :, None, :]  # [1, N_q, 1, N], a constant of N^2
+    first = (jnp.arange(capacity) == 0)[None, None, :, None]  # [1, 1, S, 1]: the first frame stays global
+    affinity = jnp.where(near | first, affinity, -1e30)
   # A large negative rather than -inf: an empty memory then reads zeros instead of NaN.
   affinity = jnp.where(state.valid[:, None, :, None], affinity, -1e30)
   affinity = affinity.reshape(batch, query_key.shape[1], capacity * positions)
