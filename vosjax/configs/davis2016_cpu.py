@@ -9,9 +9,9 @@ Every choice below was measured on the held-out videos (J&F at 480p output; docs
   update and no backward pass through it. Trained from scratch on 24 videos, encoders did not generalise (0.456).
 * The matcher is GAM beside an attention read of the first frame (`matcher='global'`, `gam_first_frame=True`):
   GAM's global context of every frame carries the object's appearance, the first frame's read keeps where it
-  was; a state of fixed size (G_T and one frame). Two runs: 0.750 and 0.741 held-out J&F at step 2000, against
-  0.722 and 0.715 for the fixed-size memory bank alone (0.733 and 0.741 when the bank also reads 4 long-term
-  frames) and 0.548 at step 1000 for GAM alone; the default shipped `davis2016-lite0-v3` is this recipe trained
+  was; a state of fixed size (G_T and one frame). Three runs: 0.750, 0.741 and 0.731 held-out J&F at step 2000,
+  against 0.722 and 0.715 for the fixed-size memory bank alone (0.733 and 0.741 when the bank also reads 4
+  long-term frames) and 0.548 at step 1000 for GAM alone; the default shipped `davis2016-lite0-v3` is this recipe trained
   on all 30 videos. The bank's fields below (`memory_recent`, `memory_long`) are
   what `--config.model.matcher=memory_bank --config.model.gam_first_frame=False` reads: the first, the 2 latest
   and 4 long-term frames, one every 5 (the shipped `davis2016-lite0-v2`'s network).
