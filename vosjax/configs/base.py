@@ -48,6 +48,9 @@ def get_config() -> ml_collections.ConfigDict:
       checkpoint_step=-1,  # -1 = the workdir's latest checkpoint
       workers=2,  # processes scoring sequences
       videos_per_batch=1,  # videos of one frame size segmented together (a fixed-size state: GAM, memory_recent)
+      adapt_steps=0,  # > 0: Adam steps on each video's first frame before segmenting it (vosjax/training/adaptation.py)
+      adapt_lr=1e-4,  # their constant learning rate
+      adapt_crop=192,  # their pseudo-clips' crop side
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20
   # vosjax's choices, not the paper's (which gives no step count and no cap): a curriculum epoch of 7,500 clips, so

@@ -15,6 +15,7 @@ import zipfile
 from typing import Any, Sequence
 
 import jax
+import numpy as np
 from jax.experimental import multihost_utils
 
 from vosjax.files import workdir as workdir_layout
@@ -28,6 +29,7 @@ from vosjax.evaluation.split_segmentation import (SegmentationStats, frames_to_d
                                                   stats_file)
 from vosjax.inference.model_source import LoadedModel, is_shipped, load_model
 from vosjax.inference.engine import VideoSegmenter
+from vosjax.training.adaptation import AdaptingSegmenter, FirstFrameAdapter
 from vosjax.inference.memory_policy import MemoryPolicy
 from vosjax.metrics import Summary, format_table, remove_csvs, write_csvs
 from vosjax.models import ModelConfig
@@ -35,10 +37,15 @@ from vosjax.cli.progress import Progress
 from vosjax.evaluation.eval_datasets import Protocol, evaluated_dataset, protocol, split_videos
 from vosjax.errors import ConfigError
 
-def _check_videos_per_batch(config) -> None:
+def _check_eval_settings(config) -> None:
   videos_per_batch = config.eval.videos_per_batch
   if videos_per_batch < 1:
     raise ConfigError(f'--config.eval.videos_per_batch: must be at least 1, got {videos_per_batch}')
+  if config.eval.adapt_steps < 0:
+    raise ConfigError(f'--config.eval.adapt_steps: must be at least 0, got {config.eval.adapt_steps}')
+  if config.eval.adapt_steps and videos_per_batch > 1:
+    raise ConfigError(f'--config.eval.adapt_steps={config.eval.adapt_steps} adapts the network to each video, so '
+                      f'videos cannot share a batch: use videos_per_batch=1 (got {videos_per_batch})')
 
 
 def _check_batchable(config, model_config: ModelConfig) -> None:
@@ -103,7 +110,7 @@ def evaluate_checkpoint(config, checkpoint: str, split: str, out_dir: str | None
 
 def _checked_split(config, split: str) -> tuple[str, list[FileVideo]]:
   dataset = evaluated_dataset(config)
-  _check_videos_per_batch(config)
+  _check_eval_settings(config)
   videos = split_videos(config, dataset, split)
   if not videos:
     raise DatasetError(f'the {split} split of {dataset} has no video')
@@ -119,16 +126,28 @@ def _evaluate_network(config, loaded: LoadedModel, dataset: str, videos: Sequenc
   rules = protocol(dataset, split)
   masks_dir = os.path.join(out_dir, rules.masks_subdir) if rules.masks_subdir else out_dir
   run_key = dict(loaded.source, dataset=dataset, split=split, short_side=short_side or 0, dtype=model.config.dtype)
+  if config.eval.adapt_steps:
+    run_key.update(adapt_steps=config.eval.adapt_steps, adapt_lr=config.eval.adapt_lr,
+                   adapt_crop=config.eval.adapt_crop)
   if jax.process_index() == 0:
     prepare_folder(masks_dir, run_key)
   multihost_utils.sync_global_devices('vosjax evaluation folder ready')
 
   segmenter = VideoSegmenter(model, loaded.variables, short_side=short_side)
+  adapter = None
+  if config.eval.adapt_steps:
+    adapter = FirstFrameAdapter(model, steps=config.eval.adapt_steps, learning_rate=config.eval.adapt_lr,
+                                crop_size=config.eval.adapt_crop, max_objects=config.clip.max_objects)
+    segmenter = AdaptingSegmenter(segmenter, adapter)
   progress = Progress(frames_to_do(videos, masks_dir), f'{dataset} {split}')
   stats = segment_split(segmenter, videos, masks_dir, first_frame_only=rules.first_frame_only,
                         on_frame=progress.update, videos_per_batch=config.eval.videos_per_batch)
   progress.close()
   results = _print_stats(stats)
+  if adapter is not None and adapter.seconds:
+    results['adapt_seconds_per_video'] = round(float(np.median(adapter.seconds)), 2)
+    print(f'adaptation to the first frame: {adapter.steps} steps, median {results["adapt_seconds_per_video"]} s per '
+          f'video (of {len(adapter.seconds)}; the first includes compiling)', flush=True)
   results.update(checkpoint=described, results_path=masks_dir)
   multihost_utils.sync_global_devices('vosjax evaluation segmented')
   if jax.process_index() != 0:
@@ -168,6 +187,10 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
   stats = segment_split(make_baseline(baseline), videos, out_dir, on_frame=progress.update)
   progress.close()
   results = _print_stats(stats)
+  if adapter is not None and adapter.seconds:
+    results['adapt_seconds_per_video'] = round(float(np.median(adapter.seconds)), 2)
+    print(f'adaptation to the first frame: {adapter.steps} steps, median {results["adapt_seconds_per_video"]} s per '
+          f'video (of {len(adapter.seconds)}; the first includes compiling)', flush=True)
   results.update(baseline=baseline, results_path=out_dir)
   summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers,
                              frames=rules.frames_scored, note=rules.note)
