@@ -3,7 +3,7 @@ fraction of the machine's measured conv/matmul peak the step uses, and the infer
 `python -m vosjax.export` artifact, lower internal resolutions; each JSON row names its `path`).
 
   python benchmarks/latency.py [--quick] [--json PATH] [--model paper|tiny|recipe]
-      [--tables frames,resolution,paths,parts,shipped]
+      [--tables frames,resolution,paths,parts,shipped] [--checkpoints WORKDIR,...]
 
 What is timed is the engine's own jitted per-frame step (`VideoSegmenter`: decode-free uint8 frame in, label map
 out, everything on device), median over frames after compilation, blocking on the result each frame.
@@ -275,17 +275,19 @@ def measure_paths(base, variables, objects: int, timed: int, warmup: bool) -> li
   return rows
 
 
-def measure_shipped(objects: int, timed: int, warmup: bool) -> list[dict]:
-  """One row per shipped model (`vosjax.pretrained.names()`): its own network, variables and internal resolution
-  (its manifest's), 480p, `objects` objects, 100 frames seen, timed round robin."""
+def measure_shipped(objects: int, timed: int, warmup: bool, checkpoints: tuple[str, ...] = ()) -> list[dict]:
+  """One row per shipped model (`vosjax.pretrained.names()`), then per trained checkpoint in `checkpoints` (a workdir
+  or a step folder, as `--checkpoint` reads them): its own network, variables and internal resolution (a manifest's,
+  or a workdir config's `eval.short_side`), 480p, `objects` objects, 100 frames seen, timed round robin."""
   from vosjax import pretrained  # pylint: disable=import-outside-toplevel
+  from vosjax.inference.model_source import load_model  # pylint: disable=import-outside-toplevel
   height, width = RESOLUTIONS['480p']
   cases = []
-  for name in pretrained.names():
-    model, variables = pretrained.load(name)
-    short_side = pretrained.manifest(name).get('short_side') or None
-    case = prepare_step(model, variables, height, width, objects, 100, timed, short_side, warmup, name)
-    case.row.update(table='shipped', short_side=short_side)
+  for name in (*pretrained.names(), *checkpoints):
+    loaded = load_model(name)
+    case = prepare_step(loaded.model, loaded.variables, height, width, objects, 100, timed, loaded.short_side, warmup,
+                        name)
+    case.row.update(table='shipped', short_side=loaded.short_side)
     cases.append(case)
   rows = time_round_robin(cases, timed)
   for row in rows:
@@ -379,6 +381,9 @@ def main():
                       help='comma-separated subset of frames,resolution,paths,parts,shipped to measure (default: the '
                            'first three; parts: the per-part breakdown of one 480p step; shipped: every shipped '
                            'model at its own internal resolution, whatever --model)')
+  parser.add_argument('--checkpoints', default='',
+                      help='comma-separated training workdirs (or step folders) timed beside the shipped models in '
+                           'the shipped table, each at its config\'s internal resolution')
   parser.add_argument('--frames_seen', default='10,100,1000',
                       help='comma-separated frames-seen rows of table 1 (default 10,100,1000)')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32',
@@ -418,7 +423,7 @@ def main():
   # The memory bank's rows come last: after its 8 GiB step at 1000 frames seen, this process ran GAM's 480p step
   # 35-45% slower (1312 -> 1771-1881 ms; the allocator's pages are returned and faulted in again).
   if 'shipped' in tables:
-    rows.extend(measure_shipped(1, timed, warmup))
+    rows.extend(measure_shipped(1, timed, warmup, tuple(c for c in args.checkpoints.split(',') if c)))
   if 'paths' in tables:
     rows.extend(measure_paths(base, variables, 1, timed, warmup))
   if 'parts' in tables:
