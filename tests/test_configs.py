@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from vosjax.errors import ConfigError
 from vosjax.models import ModelConfig, paper_config, tiny_config
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / 'configs'
@@ -117,3 +118,13 @@ def test_every_ablation_variant_is_a_config_train_py_accepts():
         node = node[part]
       assert str(node) == value, (name, override)
     check_training_config(config)  # raises ConfigError naming the field
+
+
+def test_packaged_imagenet_weights_of_another_lite_variant_are_refused():
+  from vosjax.training.config_checks import check_training_config
+  config = _load(CONFIG_DIR / 'davis2016_cpu.py')
+  config.model.frame_encoder.variant = 'lite2'
+  with pytest.raises(ConfigError, match='imagenet_frame_encoder=lite2'):
+    check_training_config(config)
+  config.train.imagenet_frame_encoder = 'lite2'
+  check_training_config(config)

