@@ -131,6 +131,17 @@ def test_a_frame_folder_works_too(workdir, inputs, tmp_path):
   assert len(frames) == 5 and frames[0].shape == (HEIGHT, WIDTH, 3) and fps == pytest.approx(10.0)
 
 
+def test_adapting_to_the_first_frame_first_still_gives_every_mask(workdir, inputs, tmp_path, capsys):
+  _, frames_dir, mask = inputs
+  out = tmp_path / 'out'
+  assert _run(['--video', frames_dir, '--mask', mask, '--checkpoint', workdir, '--out', str(out),
+               '--adapt_steps', '2']) == 0
+  assert sorted(os.listdir(out / 'masks')) == [f'frame_{t:03d}.png' for t in range(5)]
+  np.testing.assert_array_equal(read_mask(str(out / 'masks' / 'frame_000.png')),
+                                np.where(_first_mask() == 255, 0, _first_mask()))
+  assert 'adapted to the first frame: 2 steps' in capsys.readouterr().out
+
+
 def test_a_mask_of_the_wrong_size_is_refused_before_anything_is_written(workdir, inputs, tmp_path, capsys):
   mp4, _, _ = inputs
   small = str(tmp_path / 'small.png')
@@ -160,6 +171,7 @@ def test_other_bad_input_is_refused_with_the_file_named(workdir, inputs, tmp_pat
       ([str(tmp_path / 'missing'), mask, workdir], [str(tmp_path / 'missing')]),
       ([mp4, mask, str(tmp_path / 'no_workdir')], [str(tmp_path / 'no_workdir')]),
       ([mp4, mask, workdir, '--objects', '1'], ['--objects 1', mask]),
+      ([mp4, mask, workdir, '--adapt_steps', '-1'], ['--adapt_steps', '-1']),
   ]
   for (video, mask_path, checkpoint, *rest), expected in cases:
     out = tmp_path / 'out'

@@ -1,7 +1,7 @@
 """Segments your own video with a trained model, given the first frame's mask.
 
   python -m vosjax.segment --video IN --mask FIRST.png --out DIR [--checkpoint CKPT] \\
-      [--short_side S] [--dtype bfloat16] [--objects N] [--fps 24]
+      [--short_side S] [--dtype bfloat16] [--objects N] [--fps 24] [--adapt_steps 40]
 
 IN is a video file OpenCV reads (.mp4, ...) or a folder of .jpg/.jpeg/.png frames (in name order). FIRST.png is the
 first frame's mask: an indexed PNG of object ids (0 background, 255 void) or a 0/255 grayscale PNG for one object.
@@ -11,7 +11,8 @@ one), a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step
 --short_side says otherwise: a shipped model's, or a workdir's `eval.short_side` (480 where that is native). DIR
 receives
 `masks/<frame name>.png` (DAVIS-palette indexed PNGs; a video file's frames are named 00000, 00001, ...) and
-`overlay.mp4` (the masks blended over the frames). Bad input stops the command with a one-line message, status 2
+`overlay.mp4` (the masks blended over the frames). `--adapt_steps N` first trains the network's heads for N steps on
+pseudo-clips of the first frame and its mask (`vosjax.training.adaptation`; seconds to minutes on a CPU). Bad input stops the command with a one-line message, status 2
 (`--debug` shows the traceback).
 
 DIR must be empty or new: a folder with files is refused unless `--overwrite`, which first removes what an earlier
@@ -31,6 +32,7 @@ from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_
 from vosjax.files import output_folder
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.inference.model_source import is_shipped, load_model
+from vosjax.training.adaptation import AdaptingSegmenter, FirstFrameAdapter
 from vosjax.files.output_folder import INCOMPLETE
 from vosjax.cli.progress import Progress
 from vosjax.errors import UserError, one_line
@@ -62,6 +64,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="computation dtype (default: the checkpoint's)")
   parser.add_argument('--objects', type=int, default=None,
                       help="object slots to allocate (default: the mask's object count)")
+  parser.add_argument('--adapt_steps', type=int, default=0,
+                      help='adapt the network to the first frame with this many training steps before segmenting '
+                           '(default 0: none)')
+  parser.add_argument('--adapt_lr', type=float, default=2e-4, help='the adaptation\'s learning rate')
   parser.add_argument('--overwrite', action='store_true',
                       help="replace an earlier result in --out (this command's own files only)")
   parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')
@@ -82,6 +88,9 @@ def segment(args: argparse.Namespace) -> None:
     raise SegmentError(f'--short_side must be 0 (native resolution) or positive, got {args.short_side}')
   if args.fps is not None and not args.fps > 0:
     raise SegmentError(f'--fps must be positive, got {args.fps}')
+  if args.adapt_steps < 0 or not args.adapt_lr > 0:
+    raise SegmentError(f'--adapt_steps must be >= 0 and --adapt_lr positive, got {args.adapt_steps} and '
+                       f'{args.adapt_lr}')
   video = open_user_video(args.video)  # bad input is refused here, before the network is loaded
   first_ids = read_first_mask(args.mask, video)
   objects = object_ids(first_ids)
@@ -101,6 +110,11 @@ def segment(args: argparse.Namespace) -> None:
         f'with {loaded.described} ({loaded.model.config.dtype})', flush=True)
   segmenter = VideoSegmenter(loaded.model, loaded.variables, num_objects=args.objects, short_side=short_side)
   geometry = segmenter.geometry(video.height, video.width)
+  adapter = None
+  if args.adapt_steps:
+    adapter = FirstFrameAdapter(loaded.model, steps=args.adapt_steps, learning_rate=args.adapt_lr,
+                                max_objects=max(len(objects), 1))
+    segmenter = AdaptingSegmenter(segmenter, adapter)
   if geometry.resized:  # said once, before the first frame
     trained_for = ''
     if args.short_side is None:
@@ -129,6 +143,8 @@ def segment(args: argparse.Namespace) -> None:
   seconds = time.perf_counter() - began
   print(f'Segmented {done} frames, {len(objects)} objects (ids {", ".join(map(str, objects))}) in {seconds:.1f}s '
         f'({done / seconds:.1f} frames/s, compilation included)')
+  if adapter is not None and adapter.seconds:
+    print(f'  adapted to the first frame: {adapter.steps} steps in {adapter.seconds[0]:.1f}s (included above)')
   print(f'  masks:   {masks_dir}/ ({done} PNGs)')
   print(f'  overlay: {overlay_path} ({fps:g} fps)', flush=True)
 
