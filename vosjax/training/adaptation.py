@@ -5,7 +5,8 @@ into pseudo-clips, as the static-image pre-training stage does (`ClipConfig.fram
 jitter move the copies of the one frame; `pipeline.make_clip` samples them), and trains the network on them with the
 training step (`make_train_step`: the same loss, batch-norm statistics frozen) for `steps` steps. The frame encoder
 stays frozen; everything after it (keys, values, mask encoder, matcher, decoder) adapts. The video is then segmented
-with the adapted variables, and the next video starts again from the trained ones.
+with the adapted variables, and the next video starts again from the trained ones. Only the objects given in the
+first frame are adapted to; objects whose masks are given later (YouTube-VOS) join the adapted network as they are.
 
 Pseudo-clips are cut at the network's own scale: the frame's shorter side is zoomed to the segmenter's internal
 resolution (times 0.8-1.25) before a `crop_size` crop around one of the objects, so that the adapted heads see the
