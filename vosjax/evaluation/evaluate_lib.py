@@ -187,10 +187,6 @@ def evaluate_baseline(config, baseline: str, split: str, out_dir: str) -> dict[s
   stats = segment_split(make_baseline(baseline), videos, out_dir, on_frame=progress.update)
   progress.close()
   results = _print_stats(stats)
-  if adapter is not None and adapter.seconds:
-    results['adapt_seconds_per_video'] = round(float(np.median(adapter.seconds)), 2)
-    print(f'adaptation to the first frame: {adapter.steps} steps, median {results["adapt_seconds_per_video"]} s per '
-          f'video (of {len(adapter.seconds)}; the first includes compiling)', flush=True)
   results.update(baseline=baseline, results_path=out_dir)
   summary = score_and_report(out_dir, videos, split, davis2016=dataset == 'davis2016', workers=config.eval.workers,
                              frames=rules.frames_scored, note=rules.note)
