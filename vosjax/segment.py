@@ -12,8 +12,8 @@ one), a training workdir (its latest checkpoint) or `<workdir>/checkpoints/<step
 receives
 `masks/<frame name>.png` (DAVIS-palette indexed PNGs; a video file's frames are named 00000, 00001, ...) and
 `overlay.mp4` (the masks blended over the frames). `--adapt_steps N` first trains the network's heads for N steps on
-pseudo-clips of the first frame and its mask (`vosjax.training.adaptation`; seconds to minutes on a CPU). Bad input stops the command with a one-line message, status 2
-(`--debug` shows the traceback).
+pseudo-clips of the first frame and its mask (`vosjax.training.adaptation`; seconds to minutes on a CPU). Bad input
+stops the command with a one-line message, status 2 (`--debug` shows the traceback).
 
 DIR must be empty or new: a folder with files is refused unless `--overwrite`, which first removes what an earlier
 run of this command wrote there (masks/, overlay.mp4, INCOMPLETE) and refuses if anything else is in it. While the
@@ -32,7 +32,7 @@ from vosjax.data.user_video import UserVideo, object_ids, open_user_video, read_
 from vosjax.files import output_folder
 from vosjax.inference.engine import VideoSegmenter
 from vosjax.inference.model_source import is_shipped, load_model
-from vosjax.training.adaptation import AdaptingSegmenter, FirstFrameAdapter
+from vosjax.training.adaptation import LEARNING_RATE, AdaptingSegmenter, FirstFrameAdapter
 from vosjax.files.output_folder import INCOMPLETE
 from vosjax.cli.progress import Progress
 from vosjax.errors import UserError, one_line
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser.add_argument('--adapt_steps', type=int, default=0,
                       help='adapt the network to the first frame with this many training steps before segmenting '
                            '(default 0: none)')
-  parser.add_argument('--adapt_lr', type=float, default=2e-4, help='the adaptation\'s learning rate')
+  parser.add_argument('--adapt_lr', type=float, default=LEARNING_RATE, help='the adaptation\'s learning rate')
   parser.add_argument('--overwrite', action='store_true',
                       help="replace an earlier result in --out (this command's own files only)")
   parser.add_argument('--debug', action='store_true', help='show the traceback of input errors too')

@@ -49,7 +49,7 @@ def get_config() -> ml_collections.ConfigDict:
       workers=2,  # processes scoring sequences
       videos_per_batch=1,  # videos of one frame size segmented together (a fixed-size state: GAM, memory_recent)
       adapt_steps=0,  # > 0: Adam steps on each video's first frame before segmenting it (vosjax/training/adaptation.py)
-      adapt_lr=1e-4,  # their constant learning rate
+      adapt_lr=2e-4,  # their constant learning rate (vosjax.training.adaptation.LEARNING_RATE)
       adapt_crop=192,  # their pseudo-clips' crop side
   ))
   config.clip = ml_collections.ConfigDict(dataclasses.asdict(ClipConfig()))  # 10 frames, 384 crops, skip 0..10 +5/20

@@ -14,7 +14,7 @@ object at the size they will segment it. One compiled step serves every video (t
 clips of `num_frames` frames, `crop_size` square, `max_objects` slots; a video with more objects adapts on random
 subsets of them).
 
-    adapter = FirstFrameAdapter(model, steps=40, learning_rate=1e-4)
+    adapter = FirstFrameAdapter(model, steps=40)
     segmenter = AdaptingSegmenter(VideoSegmenter(model, variables, short_side=360), adapter)
     for frame, ids in segmenter.segment(stream_video(video)): ...
 """
@@ -34,6 +34,9 @@ from vosjax.data.pipeline import NoUsableClip, make_clip
 from vosjax.models import VOSNet
 from vosjax.training.train_state import create_train_state, make_optimizer
 from vosjax.training.train_step import make_train_step
+
+
+LEARNING_RATE = 2e-4  # the rate measured on the held-out videos (docs/real_video.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +80,7 @@ class FirstFrameAdapter:
     seed: the pseudo-clips' random seed (the same for every video, so a video's adaptation is reproducible).
   """
 
-  def __init__(self, model: VOSNet, *, steps: int, learning_rate: float = 1e-4, crop_size: int = 192,
+  def __init__(self, model: VOSNet, *, steps: int, learning_rate: float = LEARNING_RATE, crop_size: int = 192,
                batch_size: int = 4, num_frames: int = 3, max_objects: int = 2, seed: int = 0):
     if steps < 0 or learning_rate <= 0 or crop_size < 32 or batch_size < 1 or num_frames < 2 or max_objects < 1:
       raise ValueError(f'adaptation: steps {steps} (>= 0), learning_rate {learning_rate} (> 0), crop_size '
