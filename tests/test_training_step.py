@@ -110,10 +110,29 @@ def test_loss_sums_frames_and_bootstraps_the_hardest_pixels():
   np.testing.assert_allclose(plain, (8 * confident + 8 * uniform) / 16 + uniform, rtol=1e-6)  # summed over frames
   hardest = segmentation_loss(logits, labels, bootstrap_fraction=0.5)  # the 8 worst pixels of each frame
   np.testing.assert_allclose(hardest, uniform + uniform, rtol=1e-6)
+  halfway = segmentation_loss(logits, labels, bootstrap_fraction=0.5, bootstrap_weight=0.25)
+  np.testing.assert_allclose(halfway, 0.75 * plain + 0.25 * hardest, rtol=1e-6)
   valid = jnp.array([[True, False]])
   np.testing.assert_allclose(mean_iou(logits, labels, valid), (1.0 + 0.0) / 2)  # frame 0 perfect, frame 1 missed
   empty = labels.at[0, 1].set(0)
   np.testing.assert_allclose(mean_iou(logits, empty, valid), 1.0)  # an empty union counts as 1
+
+
+def test_bootstrap_ramp_moves_from_the_plain_loss_to_the_hardest_pixels():
+  """With `bootstrap_ramp_steps`, the step's loss is the plain mean at step 0, the bootstrapped one from the end of
+  the ramp on, and their mix in between."""
+  optimizer = make_optimizer(0.0)
+  state = create_train_state(_variables(), optimizer)
+  batch = _batch(batch_size=2, frames=3)
+  losses = {}
+  for name, fraction, ramp in (('plain', 1.0, 0), ('hardest', 0.25, 0), ('ramp', 0.25, 8)):
+    step = jax.jit(make_train_step(MODEL, optimizer, bootstrap_fraction=fraction, bootstrap_ramp_steps=ramp))
+    losses[name] = [float(step(state.replace(step=jnp.asarray(s, state.step.dtype)), batch)[1]['loss'])
+                    for s in (0, 2, 8, 20)]
+  assert losses['hardest'][0] > losses['plain'][0] * 1.5, losses
+  np.testing.assert_allclose(losses['ramp'][0], losses['plain'][0], rtol=1e-5)
+  np.testing.assert_allclose(losses['ramp'][1], 0.75 * losses['plain'][1] + 0.25 * losses['hardest'][1], rtol=1e-5)
+  np.testing.assert_allclose(losses['ramp'][2:], losses['hardest'][2:], rtol=1e-5)
 
 
 def test_training_overfits_one_batch():

@@ -67,7 +67,10 @@ def get_config() -> ml_collections.ConfigDict:
       frame_encoder_lr_scale=1.0,  # the frame encoder's learning rate relative to lr (0 = frozen, no backward)
       frame_encoder_train_blocks=-1,  # >= 0: only the frame encoder's last N blocks train (EfficientNet-Lite)
   ))
-  config.loss = ml_collections.ConfigDict(dict(bootstrap_fraction=1.0))
+  config.loss = ml_collections.ConfigDict(dict(
+      bootstrap_fraction=1.0,  # < 1: each frame's loss is the mean over its hardest pixels (bootstrapped CE)
+      bootstrap_ramp_steps=0,  # the plain mean at step 0 moves linearly to the bootstrapped loss over these steps
+  ))
   config.train = ml_collections.ConfigDict(dict(
       batch_size=4,  # global, over all devices and hosts
       num_steps=150_000,  # vosjax's choice (see the curriculum note above)

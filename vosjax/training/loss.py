@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import optax
 
 
-def segmentation_loss(logits: jax.Array, labels: jax.Array, bootstrap_fraction: float = 1.0) -> jax.Array:
+def segmentation_loss(logits: jax.Array, labels: jax.Array, bootstrap_fraction: float = 1.0,
+                      bootstrap_weight: jax.Array | float = 1.0) -> jax.Array:
   """Cross-entropy per frame, summed over the predicted frames and averaged over the batch.
 
   Args:
@@ -15,6 +16,8 @@ def segmentation_loss(logits: jax.Array, labels: jax.Array, bootstrap_fraction: 
     labels: [B, T', H, W] int, 0 = background, k = object k.
     bootstrap_fraction: 1.0 is the plain per-pixel mean; below 1, each frame's loss is the mean over its hardest
       `bootstrap_fraction` of pixels (bootstrapped cross-entropy, as in STCN).
+    bootstrap_weight: [] in [0, 1], with `bootstrap_fraction` < 1: the loss is (1 - w) * the plain mean + w * the
+      bootstrapped one, so that a schedule can move from one to the other.
 
   Returns:
     [] float32.
@@ -22,10 +25,12 @@ def segmentation_loss(logits: jax.Array, labels: jax.Array, bootstrap_fraction: 
   classes = logits.shape[2]
   per_pixel = optax.softmax_cross_entropy(jnp.moveaxis(logits, 2, -1), jax.nn.one_hot(labels, classes))
   per_pixel = per_pixel.reshape(per_pixel.shape[0], per_pixel.shape[1], -1)  # [B, T', H * W]
+  per_frame = jnp.mean(per_pixel, axis=-1)  # [B, T']
   if bootstrap_fraction < 1.0:
     count = max(1, int(per_pixel.shape[-1] * bootstrap_fraction))
-    per_pixel = jax.lax.top_k(per_pixel, count)[0]
-  return jnp.mean(jnp.sum(jnp.mean(per_pixel, axis=-1), axis=1))
+    hardest = jnp.mean(jax.lax.top_k(per_pixel, count)[0], axis=-1)
+    per_frame = (1.0 - bootstrap_weight) * per_frame + bootstrap_weight * hardest
+  return jnp.mean(jnp.sum(per_frame, axis=1))
 
 
 def mean_iou(logits: jax.Array, labels: jax.Array, object_valid: jax.Array) -> jax.Array:

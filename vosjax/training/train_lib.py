@@ -204,6 +204,7 @@ def _loop(run: _Run, state: TrainState, start_step: int, writer: _MetricWriter) 
   """Trains from `start_step` to `train.num_steps` (or a stop request); returns (state, step, last metrics)."""
   train = run.config.train
   train_step = jax.jit(make_train_step(run.model, run.optimizer, bootstrap_fraction=run.config.loss.bootstrap_fraction,
+                                       bootstrap_ramp_steps=run.config.loss.bootstrap_ramp_steps,
                                        remat=train.remat,
                                        freeze_frame_encoder=run.config.optim.frame_encoder_lr_scale == 0,
                                        frame_encoder_train_blocks=run.config.optim.frame_encoder_train_blocks),

@@ -16,6 +16,7 @@ from vosjax.training.train_state import TrainState, stop_frozen_gradients
 
 
 def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, bootstrap_fraction: float = 1.0,
+                    bootstrap_ramp_steps: int = 0,
                     remat: bool = False,
                     freeze_frame_encoder: bool = False,
                     frame_encoder_train_blocks: int = -1) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
@@ -26,7 +27,8 @@ def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, b
   written. Metrics stay on the device: 'loss', 'iou', 'grad_norm'. `freeze_frame_encoder` stops gradients at the
   frame encoder's parameters (pair it with an optimiser that leaves them alone), so no backward pass runs through it;
   `frame_encoder_train_blocks` >= 0 stops them everywhere but in the encoder's last that many blocks (the same
-  argument as `make_optimizer`'s).
+  argument as `make_optimizer`'s). With `bootstrap_fraction` < 1, the loss moves linearly from the plain per-pixel
+  mean at step 0 to the bootstrapped one at `bootstrap_ramp_steps` (0: bootstrapped from the start).
   """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
@@ -34,6 +36,10 @@ def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, b
     labels = batch['labels'].astype(jnp.int32)
     object_valid = batch['object_valid'].astype(bool)
     first_masks = first_frame_masks(labels, object_valid.shape[1])
+    if bootstrap_ramp_steps > 0:
+      bootstrap_weight = jnp.clip(state.step.astype(jnp.float32) / bootstrap_ramp_steps, 0.0, 1.0)
+    else:
+      bootstrap_weight = 1.0
 
     def loss_fn(params):
       if freeze_frame_encoder:
@@ -42,7 +48,8 @@ def make_train_step(model: VOSNet, optimizer: optax.GradientTransformation, *, b
         params = stop_frozen_gradients(params, frame_encoder_train_blocks)
       variables = {'params': params, 'batch_stats': state.batch_stats}
       logits = unroll_clip(model, variables, frames, first_masks, object_valid, remat=remat)
-      return segmentation_loss(logits, labels[:, 1:], bootstrap_fraction), logits
+      return segmentation_loss(logits, labels[:, 1:], bootstrap_fraction, bootstrap_weight), logits
+
 
     (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
