@@ -26,8 +26,8 @@ from vosjax.cli.entry_point import run_entry_point  # noqa: E402
 from vosjax.evaluation.eval_datasets import split_videos  # noqa: E402
 from vosjax.evaluation.evaluate_lib import score_and_report  # noqa: E402
 from vosjax.evaluation.split_segmentation import prepare_folder, segment_split  # noqa: E402
-from vosjax.inference.checkpoint_loading import load_network  # noqa: E402
 from vosjax.inference.engine import VideoSegmenter  # noqa: E402
+from vosjax.inference.model_source import load_model  # noqa: E402
 from vosjax.models import VOSNet  # noqa: E402
 
 # name -> (what changes, ModelConfig overrides, internal short side or None for the model's own)
@@ -44,9 +44,9 @@ VARIANTS = {
     'local8': ('the stored frames but the first read in a window of 8 cells', {'memory_local_radius': 8}, None),
     'local4_long4x5': ('a window of 4 cells, first + 2 recent + 4 long-term frames every 5',
                        {'memory_local_radius': 4, 'memory_long': 4, 'memory_long_every': 5}, None),
-    'side480': ('internal short side 480 instead of 360', {}, 480),
-    'side420': ('internal short side 420 instead of 360', {}, 420),
-    'side400': ('internal short side 400 instead of 360', {}, 400),
+    'side480': ('internal short side 480', {}, 480),
+    'side420': ('internal short side 420', {}, 420),
+    'side400': ('internal short side 400', {}, 400),
     'long4x5_side420': ('first + 2 recent + 4 long-term frames every 5, internal short side 420',
                         {'memory_long': 4, 'memory_long_every': 5}, 420),
     'long4x5_side480': ('first + 2 recent + 4 long-term frames every 5, internal short side 480',
@@ -63,13 +63,10 @@ VARIANTS = {
 
 
 def _load(checkpoint: str):
-  """(model, variables, its trained short side) of a shipped model's name or a workdir."""
-  from vosjax import pretrained
-  if pretrained.is_shipped(checkpoint):
-    model, variables = pretrained.load(checkpoint)
-    return model, variables, pretrained.manifest(checkpoint).get('short_side') or 360
-  model, variables, _ = load_network(checkpoint)
-  return model, variables, 360
+  """(model, variables, its internal short side) of a shipped model's name (its manifest's) or a workdir (its
+  config's `eval.short_side`)."""
+  loaded = load_model(checkpoint)
+  return loaded.model, loaded.variables, loaded.short_side
 
 
 def _run_variant(config, model, variables, short_side: int, out_dir: str) -> dict:
