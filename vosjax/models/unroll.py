@@ -93,7 +93,11 @@ def unroll_clip(model: VOSNet, variables, frames: jax.Array, first_masks: jax.Ar
   logits = []
   if num_frames > 2:
     middle = jax.tree.map(lambda x: x[:-1], per_frame)
-    state, middle_logits = jax.lax.scan(body, state, middle, unroll=unroll)
+    if unroll and num_frames == 3:  # scan(unroll=True) over one step keeps XLA's while loop: call the body instead
+      state, middle_logits = body(state, jax.tree.map(lambda x: x[0], middle))
+      middle_logits = middle_logits[None]
+    else:
+      state, middle_logits = jax.lax.scan(body, state, middle, unroll=unroll)
     logits.append(middle_logits)
   _, last_logits = step(state, jax.tree.map(lambda x: x[-1], per_frame), False)
   logits.append(last_logits[None])
